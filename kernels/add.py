@@ -1,0 +1,6 @@
+from ._elementwise import NUMBERS, binary
+
+
+@binary("Add", dtypes=NUMBERS)
+def add(a, b):
+    return a + b

@@ -1,0 +1,6 @@
+from ._elementwise import NUMBERS, binary
+
+
+@binary("Mul", dtypes=NUMBERS)
+def mul(a, b):
+    return a * b

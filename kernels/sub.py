@@ -1,0 +1,6 @@
+from ._elementwise import NUMBERS, binary
+
+
+@binary("Sub", dtypes=NUMBERS)
+def sub(a, b):
+    return a - b

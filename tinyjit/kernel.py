@@ -1,0 +1,144 @@
+"""The kernel registry: built-in kernels (kernels/) and users' kernels register the same way.
+
+A kernel is a plain function written in the kernel subset (../DESIGN.md): loops, scalar
+arithmetic, array indexing, min/max and primitives. Its schedule knobs are UPPERCASE names the
+body uses as constants; ``schedule={"OC_TILE": (8, 4, 16)}`` lists the allowed values, the
+first being the default. A kernel is never called directly from Python: the executor pastes
+its source, with the schedule constants substituted, into one generated module that Numba
+compiles (tinyjit/codegen.py).
+
+Each kernel has a *prepare* function (TFLM's split): run once at convert time, it maps an IR
+node to the kernel's call, packs weights, and counts MACs. It may use numpy freely.
+"""
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .errors import TinyJitError
+
+
+@dataclass
+class Call:
+    """What prepare returns: the kernel's arguments in order.
+
+    ``args`` are tensor names of the graph or new constant arrays (packed weights);
+    ``scratch`` are (dtype, shape) temporaries appended after args; ``params`` are scalar
+    int/float arguments appended last.
+    """
+    args: list
+    params: list = field(default_factory=list)
+    scratch: list = field(default_factory=list)
+    macs: int = 0
+    inplace: bool = False  # output 0 may share the memory of input 0 (elementwise, read-before-write)
+
+
+class Kernel:
+    def __init__(self, fn: Callable, op: str, dtypes: tuple[str, ...], schedule: dict, domain: str,
+                 name: str | None = None, body: Callable | None = None):
+        self.fn = body or fn          # the loop nest that is compiled
+        self.name = name or fn.__name__
+        self.op = op
+        self.domain = domain
+        self.dtypes = tuple(dtypes)
+        self.schedule_space = {k: tuple(v) for k, v in (schedule or {}).items()}
+        self._prepare = None
+        self.shape_fn = None
+        self.reference_fn = None
+        self.helpers: list[tuple[str, Callable]] = []   # (name in the kernel, function)
+        self.module = inspect.getmodule(fn)
+
+    # decorators -----------------------------------------------------------------------
+    def prepare(self, fn):
+        self._prepare = fn
+        return fn
+
+    def shape(self, fn):
+        self.shape_fn = fn
+        return fn
+
+    def reference(self, fn):
+        self.reference_fn = fn
+        return fn
+
+    def uses(self, *helpers):
+        """Kernel-subset helper functions this kernel calls (pasted along with it)."""
+        self.helpers.extend((h.__name__, h) for h in helpers)
+        return self
+
+    def bind(self, name: str, helper: Callable):
+        """Paste ``helper`` under ``name``: how one shared loop serves many ops."""
+        self.helpers.append((name, helper))
+        return self
+
+    # ----------------------------------------------------------------------------------
+    def default_schedule(self) -> dict:
+        return {k: v[0] for k, v in self.schedule_space.items()}
+
+    def call(self, node, graph, schedule: dict) -> Call:
+        if self._prepare is None:
+            raise TinyJitError(f"kernel {self.name} has no prepare function")
+        return self._prepare(node, graph, schedule)
+
+    def __repr__(self):
+        return f"<kernel {self.name} for {self.domain or 'ai.onnx'}::{self.op} {self.dtypes}>"
+
+
+_REGISTRY: dict[tuple[str, str, str], Kernel] = {}
+_BY_NAME: dict[str, Kernel] = {}
+_loaded = False
+
+
+def kernel(op: str, dtypes=("float32",), schedule: dict | None = None, domain: str = "",
+           override: bool = False, name: str | None = None, body: Callable | None = None):
+    """Register a kernel for ``op`` on the given input dtypes."""
+    def register(fn):
+        k = Kernel(fn, op, dtypes, schedule, domain, name, body)
+        for dt in k.dtypes:
+            key = (domain, op, np.dtype(dt).name)
+            old = _REGISTRY.get(key)
+            if old is not None and not override and old.name != k.name:
+                raise TinyJitError(f"two kernels for {domain or 'ai.onnx'}::{op} {dt}: {old.name} and "
+                                   f"{k.name}; pass override=True to replace the first")
+            _REGISTRY[key] = k
+        _BY_NAME[k.name] = k
+        return k
+    return register
+
+
+def load_builtin() -> None:
+    global _loaded
+    if _loaded:
+        return
+    import tinyjit.kernels as pkg
+    for info in pkgutil.iter_modules(pkg.__path__):
+        importlib.import_module(f"tinyjit.kernels.{info.name}")
+    _loaded = True
+
+
+def find(op: str, dtype, domain: str = "") -> Kernel | None:
+    load_builtin()
+    return _REGISTRY.get((domain, op, np.dtype(dtype).name))
+
+
+def by_name(name: str) -> Kernel:
+    load_builtin()
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise TinyJitError(f"no kernel named {name!r} is registered") from None
+
+
+def supported_ops(domain: str = "") -> set[str]:
+    load_builtin()
+    return {op for (d, op, _) in _REGISTRY if d == domain}
+
+
+def registered() -> list[Kernel]:
+    load_builtin()
+    return list(_BY_NAME.values())
