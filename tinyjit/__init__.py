@@ -3,7 +3,7 @@
 The whole pipeline, from a model file to a runnable plan, is ``compile_model`` in pipeline.py.
 """
 from .errors import FormatError, InputError, ModelLoadError, TinyJitError, UnsupportedError  # noqa: F401
-from .kernel import Call, kernel  # noqa: F401  (kernels import these first)
+from .registry import Call, kernel  # noqa: F401  (kernels import these first)
 
 __version__ = "0.1.0"
 
@@ -17,7 +17,7 @@ def __getattr__(name):
         from .session import InferenceSession
         return InferenceSession
     if name == "SUPPORTED_OPS":
-        from .kernel import supported_ops
+        from .registry import supported_ops
         from .plan import ALIAS_OPS
         return frozenset(supported_ops() | ALIAS_OPS)
     raise AttributeError(f"module 'tinyjit' has no attribute {name!r}")

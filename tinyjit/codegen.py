@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numba
 
-from . import kernel as kernel_registry
+from . import registry as kernel_registry
 from .errors import TinyJitError
 
 FASTMATH = "{'contract', 'reassoc', 'nsz', 'arcp'}"

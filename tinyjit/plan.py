@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import kernel as kernel_registry
+from . import registry as kernel_registry
 from . import memory, schedule as schedules
 from .errors import TinyJitError, UnsupportedError
-from .ir import Graph, Quant
+from .ir import Graph, Quant, Tensor
 
 FORMAT_VERSION = (1, 0)
 WEIGHT_ALIGN = 64
@@ -92,23 +92,24 @@ def build(graph: Graph, target: str = "x86_64") -> Plan:
     graph = graph.copy()
     sched = schedules.for_target(target)
     calls = []
+    views: dict[str, str] = {}   # reshaped views a kernel asked for -> the tensor they show
     for node in graph.nodes:
         if node.op in ALIAS_OPS:
             calls.append((node, None, None, None))
             continue
         k = kernel_registry.find(node.op, _kernel_dtype(graph, node), node.domain)
         schedule, tuned = sched.lookup(k, node, graph)
-        call = k.call(node, graph, schedule)
-        call.args = [a if isinstance(a, str) else graph.add_const(f"{node.name}/packed", a) for a in call.args]
-        for j, (dtype, shape) in enumerate(call.scratch):
-            name = graph.unique_name(f"{node.name}/scratch{j}")
-            from .ir import Tensor
-            graph.tensors[name] = Tensor(name, dtype, shape)
-            call.args.append(name)
-        calls.append((node, k, call, (schedule, tuned)))
+        node_calls = k.call(node, graph, schedule)
+        for call in node_calls if isinstance(node_calls, list) else [node_calls]:
+            call.args = [_arg_tensor(graph, node, a, views) for a in call.args]
+            for j, (dtype, shape) in enumerate(call.scratch):
+                name = graph.unique_name(f"{node.name}/scratch{j}")
+                graph.tensors[name] = Tensor(name, dtype, shape)
+                call.args.append(name)
+            calls.append((node, k, call, (schedule, tuned)))
 
     # buffers: one per arena tensor, aliases (reshapes, in-place outputs) share their root's
-    root: dict[str, str] = {}
+    root: dict[str, str] = dict(views)
 
     def find_root(name: str) -> str:
         while name in root:
@@ -202,6 +203,26 @@ def build(graph: Graph, target: str = "x86_64") -> Plan:
         add_tensor(name)
     return Plan(tensors, steps, [index[n] for n in graph.inputs], [index[n] for n in graph.outputs],
                 arena_bytes, np.frombuffer(bytes(blob), dtype=np.uint8), target, graph.name)
+
+
+def _arg_tensor(graph: Graph, node, arg, views: dict) -> str:
+    """A kernel argument as a tensor name: packed constants and reshaped views become tensors."""
+    if isinstance(arg, str):
+        return arg
+    if isinstance(arg, np.ndarray):
+        return graph.add_const(f"{node.name}/packed", arg)
+    name, shape = arg
+    src = graph.tensors[name]
+    shape = tuple(int(d) for d in shape)
+    if shape == src.shape:
+        return name
+    if src.is_const:
+        return graph.add_const(f"{name}/view", src.data.reshape(shape))
+    view = f"{name}@{'x'.join(map(str, shape))}"
+    if view not in graph.tensors:
+        graph.tensors[view] = Tensor(view, src.dtype, shape, quant=src.quant)
+        views[view] = name
+    return view
 
 
 def _last_use_of_root(r: str, root: dict, last_use: dict) -> int:
