@@ -214,6 +214,7 @@ def _to_ir(model: onnx.ModelProto, opset: int) -> Graph:
         nodes.append(Node(n.op_type, name, list(n.input), list(n.output), attrs,
                           "" if n.domain == "ai.onnx" else n.domain))
     if missing:
+        _raise_unsupported(model, opset)   # an op we lack explains missing shapes better
         raise TinyJitError(f"could not infer a static shape for {', '.join(missing[:5])}"
                            + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
                            + "; pass --input-shape NAME=d0,d1,... for dynamic inputs")
@@ -223,6 +224,20 @@ def _to_ir(model: onnx.ModelProto, opset: int) -> Graph:
     for node in graph.nodes:
         _normalize(node, graph)
     return graph
+
+
+def _raise_unsupported(model: onnx.ModelProto, opset: int) -> None:
+    from ..plan import ALIAS_OPS
+    from ..registry import supported_ops
+    missing: dict[str, list[str]] = {}
+    for i, n in enumerate(model.graph.node):
+        domain = "" if n.domain == "ai.onnx" else n.domain
+        if n.op_type not in supported_ops(domain) and not (domain == "" and n.op_type in ALIAS_OPS):
+            op = f"{domain}::{n.op_type}" if domain else n.op_type
+            missing.setdefault(op, []).append(n.name or f"{n.op_type}_{i}")
+    if missing:
+        listing = "; ".join(f"{op}: {', '.join(names)}" for op, names in sorted(missing.items()))
+        raise UnsupportedError(f"unsupported ops (opset {opset}): {listing}")
 
 
 def _attr_value(a):

@@ -1,0 +1,214 @@
+"""The `tinyjit` command line. Every user error ends as one line on stderr and a non-zero exit."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .errors import TinyJitError
+
+
+def _parse_shapes(items: list[str] | None) -> dict | None:
+    if not items:
+        return None
+    shapes = {}
+    for item in items:
+        name, sep, dims = item.rpartition("=")
+        try:
+            shapes[name] = [int(d) for d in dims.split(",")]
+        except ValueError:
+            raise TinyJitError(f"--input-shape {item!r}: expected NAME=d0,d1,... with integer dims") from None
+        if not sep or not name:
+            raise TinyJitError(f"--input-shape {item!r}: expected NAME=d0,d1,...")
+    return shapes
+
+
+def cmd_convert(args) -> None:
+    from .pipeline import convert
+    plan = convert(args.model, args.output, _parse_shapes(args.input_shape), args.target)
+    print(f"wrote {args.output}: {len(plan.steps)} steps, arena {plan.arena_bytes:,} B, "
+          f"weights {plan.weights_bytes:,} B")
+
+
+def _load_inputs(path: str, session) -> dict:
+    names = [a.name for a in session.get_inputs()]
+    try:
+        data = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise TinyJitError(f"{path}: no such file") from None
+    except Exception as e:
+        raise TinyJitError(f"{path}: not a readable .npy/.npz file ({e})") from None
+    if isinstance(data, np.ndarray):
+        if len(names) != 1:
+            raise TinyJitError(f"the model has {len(names)} inputs {names}: pass an .npz with one array per name")
+        return {names[0]: data}
+    return {k: data[k] for k in data.files}
+
+
+def _save_atomic(path: str, save) -> None:
+    """Write through a temp file in the same folder: a failure never leaves half a file."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", suffix=target.suffix)
+    os.close(fd)
+    try:
+        save(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def cmd_run(args) -> None:
+    from .session import InferenceSession
+    sess = InferenceSession(args.model, input_shapes=_parse_shapes(args.input_shape))
+    feed = _load_inputs(args.input, sess)
+    outputs = sess.run(None, feed)
+    names = [o.name for o in sess.get_outputs()]
+    if args.output:
+        if args.output.endswith(".npz"):
+            _save_atomic(args.output, lambda p: np.savez(open(p, "wb"), **dict(zip(names, outputs))))
+        elif len(outputs) == 1:
+            _save_atomic(args.output, lambda p: np.save(open(p, "wb"), outputs[0]))
+        else:
+            raise TinyJitError(f"the model has {len(outputs)} outputs: write them to an .npz file")
+        print(f"wrote {args.output}")
+    else:
+        with np.printoptions(precision=5, suppress=True, threshold=64):
+            for name, value in zip(names, outputs):
+                print(f"{name} {value.dtype}{list(value.shape)}:\n{value}")
+
+
+def inspect_report(plan) -> dict:
+    ops = []
+    for s in plan.steps:
+        out = plan.tensors[s.args[-1]] if s.args else None
+        ops.append({"node": s.node, "op": s.op, "kernel": s.kernel, "schedule": s.schedule, "tuned": s.tuned,
+                    "macs": s.macs, "output_shape": list(out.shape) if out else None})
+    tensors = [{"name": t.name, "dtype": t.dtype, "shape": list(t.shape), "location": t.location,
+                "offset": t.offset, "bytes": t.nbytes} for t in plan.tensors]
+    return {"name": plan.name, "target": plan.target, "format_version": list(plan.version),
+            "arena_bytes": plan.arena_bytes, "weights_bytes": plan.weights_bytes,
+            "macs": sum(s.macs for s in plan.steps),
+            "inputs": [plan.tensors[i].name for i in plan.inputs],
+            "outputs": [plan.tensors[i].name for i in plan.outputs], "ops": ops, "tensors": tensors}
+
+
+def cmd_inspect(args) -> None:
+    from . import format as tjm
+    from .pipeline import compile_model, model_kind
+    plan = tjm.load(args.model) if model_kind(args.model) == "tjm" else compile_model(args.model)
+    report = inspect_report(plan)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+    console = Console()
+    table = Table(title=f"{plan.name} ({plan.target})")
+    for col in ("#", "node", "op", "kernel", "schedule", "output", "MACs"):
+        table.add_column(col, justify="right" if col in ("#", "MACs") else "left")
+    for i, op in enumerate(report["ops"]):
+        sched = ", ".join(f"{k}={v}" for k, v in op["schedule"].items()) + (" (tuned)" if op["tuned"] else "")
+        table.add_row(str(i), op["node"], op["op"], op["kernel"], sched or "-", str(op["output_shape"]),
+                      f"{op['macs']:,}")
+    console.print(table)
+    for kind in ("inputs", "outputs"):
+        for name in report[kind]:
+            t = plan.tensor(name)
+            console.print(f"{kind[:-1]}: {name} {t.dtype}{list(t.shape)}")
+    console.print(f"tensors: {len(plan.tensors)}  arena: {plan.arena_bytes:,} B  weights: {plan.weights_bytes:,} B"
+                  f"  MACs: {report['macs']:,}")
+
+
+def cmd_demo(args) -> None:
+    from . import demo
+    from .pipeline import convert
+    from .session import InferenceSession
+    out_dir = Path(args.dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    onnx_path, tjm_path = out_dir / "ds_cnn_kws.onnx", out_dir / "ds_cnn_kws.tjm"
+    onnx_path.write_bytes(demo.build_ds_cnn().SerializeToString())
+    print(f"built   {onnx_path}  (DS-CNN keyword spotting, made with onnx.helper)")
+    t0 = time.perf_counter()
+    plan = convert(str(onnx_path), str(tjm_path))
+    print(f"convert {tjm_path}  {len(plan.steps)} kernels, {time.perf_counter() - t0:.2f} s")
+    t0 = time.perf_counter()
+    sess = InferenceSession(str(tjm_path))
+    x = demo.demo_input()
+    (probs,) = sess.run(None, {"input": x})
+    print(f"load + first run (JIT compile or cache)  {time.perf_counter() - t0:.2f} s")
+    times = []
+    for _ in range(args.repeat):
+        t = time.perf_counter()
+        sess.run(None, {"input": x})
+        times.append(time.perf_counter() - t)
+    with np.printoptions(precision=4, suppress=True):
+        print(f"output  probabilities {probs[0]}  -> class {int(probs.argmax())}")
+    print(f"latency median {np.median(times) * 1e6:.1f} us over {args.repeat} runs (batch 1, one thread)")
+    print(f"memory  arena {plan.arena_bytes:,} B (activations, statically planned), "
+          f"weights {plan.weights_bytes:,} B, MACs {sum(s.macs for s in plan.steps):,}")
+
+
+def _one_line(e: Exception) -> str:
+    return " ".join(str(e).split())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tinyjit", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("convert", help="convert a .onnx or .tflite model to a .tjm runtime model")
+    p.add_argument("model")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--input-shape", action="append", metavar="NAME=d0,d1,...",
+                   help="fix the shape of a dynamic input (repeatable)")
+    p.add_argument("--target", default="x86_64")
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("run", help="run a model on inputs from .npy/.npz")
+    p.add_argument("model")
+    p.add_argument("--input", "-i", required=True, help=".npy (one input) or .npz (one array per input name)")
+    p.add_argument("-o", "--output", help=".npy (one output) or .npz")
+    p.add_argument("--input-shape", action="append", metavar="NAME=d0,d1,...")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("inspect", help="ops, tensors, schedules, arena and weight bytes, MACs")
+    p.add_argument("model")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("demo", help="build, convert and run the bundled DS-CNN model")
+    p.add_argument("--dir", default="tinyjit-demo")
+    p.add_argument("--repeat", type=int, default=200)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except TinyJitError as e:
+        print(f"tinyjit: error: {_one_line(e)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("tinyjit: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:   # a bug in tinyjit: still one line, the traceback on request
+        if os.environ.get("TINYJIT_DEBUG"):
+            raise
+        print(f"tinyjit: internal error: {type(e).__name__}: {_one_line(e)} (set TINYJIT_DEBUG=1 for the traceback)",
+              file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
