@@ -84,7 +84,7 @@ def _sink_one(g: Graph) -> bool:
         if len(consumers) != 1:
             continue
         op = consumers[0]
-        if op.domain or op.attrs.get("channels_last") or len(op.outputs) != 1 or op.outputs[0] in g.outputs:
+        if op.domain or op.attrs.get("channels_last") or len(op.outputs) != 1:
             continue
         perm = tuple(t.attrs["perm"])
         if op.op in UNARY and op.inputs[0] == t.outputs[0]:
@@ -156,12 +156,20 @@ def _merge_one(g: Graph) -> bool:
 def _replace_uses(g: Graph, old: str, new: str, node: Node) -> None:
     """Drop identity ``node`` (old = node's output) and let readers of ``old`` read ``new``."""
     if old in g.outputs:
-        node.op, node.attrs = "Identity", {}
-        node.inputs = [new]
-        return
+        producer = g.producers().get(new)
+        if producer is None or new in g.outputs:   # a graph input or output: keep a named alias
+            node.op, node.attrs = "Identity", {}
+            node.inputs = [new]
+            return
+        g.nodes.remove(node)   # let the producer write the graph output directly
+        g.tensors[old] = Tensor(old, g.tensors[new].dtype, g.tensors[new].shape, quant=g.tensors[new].quant)
+        old, new = new, old
+        producer.outputs = [new if o == old else o for o in producer.outputs]
+        node = None
     for n in g.nodes:
         n.inputs = [new if i == old else i for i in n.inputs]
-    g.nodes.remove(node)
+    if node is not None:
+        g.nodes.remove(node)
 
 
 def _moves_no_data_to_reshape(g: Graph) -> None:
