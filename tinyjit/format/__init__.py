@@ -217,7 +217,7 @@ def verify(buf) -> Plan:
 
 def _corrupt(e: Exception) -> FormatError:
     reason = " ".join(str(e).split())
-    return FormatError(f"corrupt or truncated .tjm file ({type(e).__name__}: {reason})")
+    return FormatError(f"corrupt or truncated .tjm file ({reason})")
 
 
 class _Budget:
@@ -275,10 +275,11 @@ def _read_tensor(t, budget: _Budget) -> PlannedTensor:
         raise FormatError(f"corrupt .tjm file: tensor {name!r} has unknown location {t.Location()}")
     shape = tuple(budget.array(t.ShapeAsNumpy()).tolist())
     q = t.Quant()
-    quant = None if q is None else Quant(
-        budget.array(q.ScaleAsNumpy()).astype(_dtype(budget.str(q.ScaleDtype()), name)),
-        budget.array(q.ZeroPointAsNumpy()).astype(_dtype(budget.str(q.ZeroPointDtype()), name)),
-        None if q.PerTensor() else q.Axis())
+    with np.errstate(over="ignore"):   # a corrupt file's scale may not fit a float32: no warning for that
+        quant = None if q is None else Quant(
+            budget.array(q.ScaleAsNumpy()).astype(_dtype(budget.str(q.ScaleDtype()), name)),
+            budget.array(q.ZeroPointAsNumpy()).astype(_dtype(budget.str(q.ZeroPointDtype()), name)),
+            None if q.PerTensor() else q.Axis())
     return PlannedTensor(name, budget.str(t.Dtype()), shape, location, t.Offset(), t.Nbytes(), quant)
 
 
