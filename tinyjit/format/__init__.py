@@ -72,6 +72,7 @@ def to_bytes(plan: Plan) -> bytes:
     # the buffer and pads the finished buffer to a multiple of WEIGHT_ALIGN, so this alignment
     # holds from the start of the file too
     b.StartVector(1, padded, WEIGHT_ALIGN)
+    # CreateByteVector cannot align; this copy is what it does inside
     b.head -= padded
     b.Bytes[b.head:b.head + weights.size] = memoryview(np.ascontiguousarray(weights))
     b.Bytes[b.head + weights.size:b.head + padded] = bytes(padded - weights.size)
