@@ -110,7 +110,7 @@ def cmd_inspect(args) -> None:
         return
     from rich.console import Console
     from rich.table import Table
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 200)   # pipes: no truncated columns
     table = Table(title=f"{plan.name} ({plan.target})")
     for col in ("#", "node", "op", "kernel", "schedule", "output", "MACs"):
         table.add_column(col, justify="right" if col in ("#", "MACs") else "left")
