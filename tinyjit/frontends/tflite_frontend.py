@@ -316,10 +316,13 @@ def _window(b: Builder, name: str, x: str, k_hw, opts: dict, dilated: bool = Tru
     shape = b.tensor(x).shape
     if len(shape) != 4:
         raise UnsupportedError(f"node {name}: expected a 4-D NHWC input, got shape {list(shape)}")
-    strides = [int(opts["StrideH"]), int(opts["StrideW"])]
+    strides = [int(opts.get("StrideH", 0)), int(opts.get("StrideW", 0))]
     dilations = [int(opts.get("DilationHFactor", 1)), int(opts.get("DilationWFactor", 1))] if dilated else [1, 1]
+    if min(strides + dilations + [int(k) for k in k_hw]) < 1:
+        raise ModelLoadError(f"node {name}: strides {strides}, dilations {dilations}, kernel {list(k_hw)} "
+                             "must all be positive")
     attrs = {"channels_last": 1, "kernel_shape": [int(k) for k in k_hw], "strides": strides,
-             "pads": _same_pads(opts["Padding"], shape[1:3], k_hw, strides, dilations, name)}
+             "pads": _same_pads(opts.get("Padding", SAME), shape[1:3], k_hw, strides, dilations, name)}
     if dilated:
         attrs["dilations"] = dilations
     return attrs
@@ -331,7 +334,7 @@ def conv_2d(b: Builder, op: TfliteOp, ins: list[str], outs: list[str]) -> None:
     attrs = _window(b, outs[0], x, weights[1:3], op.options)
     group = b.tensor(x).shape[3] // max(weights[3], 1)
     node = b.add("Conv", [i for i in ins[:3] if i], outs[:1], group=group, **attrs)
-    b.activation(node, op.options["FusedActivationFunction"])
+    b.activation(node, op.options.get("FusedActivationFunction", 0))
 
 
 def depthwise_conv_2d(b: Builder, op: TfliteOp, ins: list[str], outs: list[str]) -> None:
@@ -344,7 +347,7 @@ def depthwise_conv_2d(b: Builder, op: TfliteOp, ins: list[str], outs: list[str])
         b.tensor(ohwi).quant = Quant(quant.scale, quant.zero_point, 0 if quant.axis == 3 else quant.axis)
     node = b.add("DepthwiseConv", [i for i in [x, ohwi] + ins[2:3] if i], outs[:1],
                  group=b.tensor(x).shape[3], **attrs)
-    b.activation(node, op.options["FusedActivationFunction"])
+    b.activation(node, op.options.get("FusedActivationFunction", 0))
 
 
 def fully_connected(b: Builder, op: TfliteOp, ins: list[str], outs: list[str]) -> None:
@@ -360,7 +363,7 @@ def fully_connected(b: Builder, op: TfliteOp, ins: list[str], outs: list[str]) -
         x = flat
     gemm_out = y if b.tensor(y).shape == out_shape else b.temp(f"{y}/2d", out_shape, b.tensor(y).dtype)
     node = b.add("Gemm", [i for i in [x, w] + ins[2:3] if i], [gemm_out], name=y, transB=1)
-    b.activation(node, op.options["FusedActivationFunction"])
+    b.activation(node, op.options.get("FusedActivationFunction", 0))
     if gemm_out != y:
         b.add("Reshape", [node.outputs[0]], [y], name=f"{y}/reshape")
 
@@ -368,9 +371,10 @@ def fully_connected(b: Builder, op: TfliteOp, ins: list[str], outs: list[str]) -
 def pool(onnx_op: str, **extra):
     def convert(b: Builder, op: TfliteOp, ins: list[str], outs: list[str]) -> None:
         opts = op.options
-        attrs = _window(b, outs[0], ins[0], [opts["FilterHeight"], opts["FilterWidth"]], opts, dilated=False)
+        k_hw = [opts.get("FilterHeight", 0), opts.get("FilterWidth", 0)]
+        attrs = _window(b, outs[0], ins[0], k_hw, opts, dilated=False)
         node = b.add(onnx_op, ins[:1], outs[:1], **attrs, **extra)
-        b.activation(node, opts["FusedActivationFunction"])
+        b.activation(node, opts.get("FusedActivationFunction", 0))
     return convert
 
 
@@ -411,7 +415,7 @@ def mean(b: Builder, op: TfliteOp, ins: list[str], outs: list[str]) -> None:
 
 
 def concatenation(b: Builder, op: TfliteOp, ins: list[str], outs: list[str]) -> None:
-    node = b.add("Concat", ins, outs[:1], axis=int(op.options["Axis"]))
+    node = b.add("Concat", ins, outs[:1], axis=int(op.options.get("Axis", 0)))
     b.activation(node, op.options.get("FusedActivationFunction", 0))
 
 
@@ -536,8 +540,14 @@ def _convert(model: TfliteModel) -> Graph:
         outs = [b.names[i] for i in op.outputs]
         if not ins or not outs or not ins[0]:
             raise ModelLoadError(f"operator {op.code} producing {outs} has no input or no output")
-        _dequantize_hybrid_weights(b, op, ins, outs)
-        CONVERTERS[op.code](b, op, ins, outs)
+        try:
+            _dequantize_hybrid_weights(b, op, ins, outs)
+            CONVERTERS[op.code](b, op, ins, outs)
+        except TinyJitError:
+            raise
+        except (IndexError, KeyError, ValueError, TypeError, ZeroDivisionError) as e:
+            # shapes or options that contradict each other: a corrupt or hand-broken file
+            raise ModelLoadError(f"{op.code} node {outs[0]!r} is malformed ({type(e).__name__}: {e})") from None
     g = b.graph
     g.inputs = [b.names[i] for i in model.inputs]
     g.outputs = [b.names[i] for i in model.outputs]
