@@ -138,6 +138,7 @@ def build(graph: Graph, target: str = "x86_64") -> Plan:
     used = set(graph.inputs) | set(graph.outputs)
     for node, k, call, _ in calls:
         used.update(call.args if call else node.inputs + node.outputs)
+    used |= {find_root(n) for n in used}   # a tensor read only through reshaped views still needs memory
     for name in used:
         t = graph.tensors.get(name)
         if t is not None and not t.is_const:
