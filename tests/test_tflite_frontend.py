@@ -600,6 +600,12 @@ def test_sign_bit_activation_is_unsupported():
         import_tflite(conv_model(np.random.default_rng(0), (1, 4, 4, 2), (1, 4, 4, 2), 3, SAME, 1, act=5))
 
 
+def test_output_shape_that_contradicts_the_options_is_a_load_error():
+    model = conv_model(np.random.default_rng(0), (1, 8, 8, 2), (1, 5, 5, 2), 3, SAME, 2)   # SAME, stride 2: 4x4
+    with pytest.raises(ModelLoadError, match="output size 5"):
+        import_tflite(model)
+
+
 # --- bad files ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("data", [b"", b"TFL3", b"\x00" * 64, b"12345678" * 8, b"\x08\x00\x00\x00TFL4" + b"\x00" * 64])

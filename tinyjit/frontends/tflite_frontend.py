@@ -38,7 +38,7 @@ CLAMP_HOSTS = {"Conv", "DepthwiseConv", "Gemm", "AveragePool", "MaxPool"}
 @dataclass
 class TfliteTensor:
     name: str
-    dtype: np.dtype
+    dtype: np.dtype | None         # None: a TFLite type tinyjit does not read (string, resource, ...)
     shape: list[int]
     signature: list[int] | None    # shape_signature: -1 marks a dynamic dim
     data: np.ndarray | None
@@ -242,13 +242,13 @@ def _fix_shapes(model: TfliteModel, input_shapes: dict) -> None:
 class Builder:
     """The graph under construction, and the names of the TFLite tensors in it."""
 
-    def __init__(self, model: TfliteModel):
+    def __init__(self, model: TfliteModel, names: list[str]):
         self.graph = Graph({}, [], [], [], model.name)
-        self.names = []
-        for i, t in enumerate(model.tensors):
-            name = self.graph.unique_name(t.name or f"tensor_{i}")
-            self.names.append(name)
-            self.graph.tensors[name] = Tensor(name, t.dtype or np.float32, t.shape, t.data, t.quant)
+        self.names = names
+        for name, t in zip(names, model.tensors):
+            if t.dtype is None:
+                raise UnsupportedError(f"tensor {name!r} has a TFLite type tinyjit does not read")
+            self.graph.tensors[name] = Tensor(name, t.dtype, t.shape, t.data, t.quant)
 
     def tensor(self, name: str) -> Tensor:
         return self.graph.tensors[name]
@@ -296,33 +296,35 @@ def _activation_node(b: Builder, code: int, x: str, y: str) -> Node:
     return b.add("Clip", [x], [y], min=lo, max=hi)
 
 
-def _same_pads(padding: int, in_hw, k_hw, strides, dilations, what: str) -> list[int]:
-    """TFLite padding as explicit [top, left, bottom, right]."""
-    if padding == VALID:
-        return [0, 0, 0, 0]
-    if padding != SAME:
+def _explicit_pads(padding: int, in_hw, out_hw, k_hw, strides, dilations, what: str) -> list[int]:
+    """TFLite SAME/VALID padding as explicit [top, left, bottom, right]; checks the output size."""
+    if padding not in (SAME, VALID):
         raise UnsupportedError(f"node {what}: padding type {padding} is not supported")
     begins, ends = [], []
-    for size, k, s, d in zip(in_hw, k_hw, strides, dilations):
-        out = -(-size // s)
-        total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
+    for size, out, k, s, d in zip(in_hw, out_hw, k_hw, strides, dilations):
+        span = (k - 1) * d + 1
+        expected = -(-size // s) if padding == SAME else max(-(-(size - span + 1) // s), 0)
+        if out != expected:
+            raise ModelLoadError(f"node {what}: output size {out} does not follow from input {size}, "
+                                 f"kernel {k}, stride {s}, dilation {d} ({expected} expected)")
+        total = max((out - 1) * s + span - size, 0) if padding == SAME else 0
         begins.append(total // 2)
         ends.append(total - total // 2)
     return begins + ends
 
 
-def _window(b: Builder, name: str, x: str, k_hw, opts: dict, dilated: bool = True) -> dict:
-    """kernel_shape, strides, dilations, pads of a 2-D conv or pool in NHWC."""
-    shape = b.tensor(x).shape
-    if len(shape) != 4:
-        raise UnsupportedError(f"node {name}: expected a 4-D NHWC input, got shape {list(shape)}")
+def _window(b: Builder, y: str, x: str, k_hw, opts: dict, dilated: bool = True) -> dict:
+    """kernel_shape, strides, dilations, pads of a 2-D conv or pool from input x to output y (NHWC)."""
+    shape, out_shape = b.tensor(x).shape, b.tensor(y).shape
+    if len(shape) != 4 or len(out_shape) != 4:
+        raise UnsupportedError(f"node {y}: expected 4-D NHWC tensors, got shapes {list(shape)} → {list(out_shape)}")
     strides = [int(opts.get("StrideH", 0)), int(opts.get("StrideW", 0))]
     dilations = [int(opts.get("DilationHFactor", 1)), int(opts.get("DilationWFactor", 1))] if dilated else [1, 1]
-    if min(strides + dilations + [int(k) for k in k_hw]) < 1:
-        raise ModelLoadError(f"node {name}: strides {strides}, dilations {dilations}, kernel {list(k_hw)} "
-                             "must all be positive")
-    attrs = {"channels_last": 1, "kernel_shape": [int(k) for k in k_hw], "strides": strides,
-             "pads": _same_pads(opts.get("Padding", SAME), shape[1:3], k_hw, strides, dilations, name)}
+    k_hw = [int(k) for k in k_hw]
+    if min(strides + dilations + k_hw) < 1:
+        raise ModelLoadError(f"node {y}: strides {strides}, dilations {dilations}, kernel {k_hw} must be positive")
+    pads = _explicit_pads(opts.get("Padding", SAME), shape[1:3], out_shape[1:3], k_hw, strides, dilations, y)
+    attrs = {"channels_last": 1, "kernel_shape": k_hw, "strides": strides, "pads": pads}
     if dilated:
         attrs["dilations"] = dilations
     return attrs
@@ -354,9 +356,12 @@ def fully_connected(b: Builder, op: TfliteOp, ins: list[str], outs: list[str]) -
     x, w, y = ins[0], ins[1], outs[0]
     if op.options.get("WeightsFormat", 0) != 0:
         raise UnsupportedError(f"node {y}: FULLY_CONNECTED with shuffled weights is not supported")
-    depth = b.tensor(w).shape[1]                         # weights [out, in]
+    units, depth = b.tensor(w).shape                     # weights [out, in]
     rows = b.tensor(x).size // max(depth, 1)
-    out_shape = (rows, b.tensor(w).shape[0])
+    out_shape = (rows, units)
+    if rows * depth != b.tensor(x).size or rows * units != b.tensor(y).size:
+        raise ModelLoadError(f"node {y}: shapes {list(b.tensor(x).shape)} × {list(b.tensor(w).shape)}ᵀ "
+                             f"→ {list(b.tensor(y).shape)} do not fit together")
     if b.tensor(x).shape != (rows, depth):
         flat = b.temp(f"{x}/2d", (rows, depth), b.tensor(x).dtype)
         b.add("Reshape", [x], [flat], name=f"{y}/flatten")
@@ -525,16 +530,30 @@ def _dequantize_hybrid_weights(b: Builder, op: TfliteOp, ins: list[str], outs: l
             b.graph.tensors[name] = Tensor(name, np.float32, t.shape, _dequantized(t))
 
 
+def _unique_names(model: TfliteModel) -> list[str]:
+    names: list[str] = []
+    taken: set[str] = set()
+    for i, t in enumerate(model.tensors):
+        base = name = t.name or f"tensor_{i}"
+        k = 0
+        while name in taken:
+            k += 1
+            name = f"{base}_{k}"
+        names.append(name)
+        taken.add(name)
+    return names
+
+
 def _convert(model: TfliteModel) -> Graph:
-    b = Builder(model)
+    names = _unique_names(model)
     unsupported: dict[str, list[str]] = {}
     for op in model.ops:
         if op.code not in CONVERTERS:
-            unsupported.setdefault(op.code, []).extend(b.names[i] for i in op.outputs)
+            unsupported.setdefault(op.code, []).extend(names[i] for i in op.outputs)
     if unsupported:
-        listing = "; ".join(f"{code} (nodes {', '.join(repr(n) for n in names)})"
-                            for code, names in unsupported.items())
+        listing = "; ".join(f"{code} (nodes {', '.join(repr(n) for n in outs)})" for code, outs in unsupported.items())
         raise UnsupportedError(f"unsupported TFLite operators: {listing}")
+    b = Builder(model, names)
     for op in model.ops:
         ins = [b.names[i] if i >= 0 else "" for i in op.inputs]
         outs = [b.names[i] for i in op.outputs]
