@@ -160,6 +160,35 @@ def _one_line(e: Exception) -> str:
     return " ".join(str(e).split())
 
 
+def _load_user_kernels(args) -> list:
+    from .registry import load_kernels
+    return [k for path in (getattr(args, "kernels", None) or []) for k in load_kernels(path)]
+
+
+def cmd_kernel(args) -> None:
+    from . import prototype
+    from .registry import load_kernels
+    kernels = load_kernels(args.file)
+    if not kernels:
+        raise TinyJitError(f"{args.file} registers no kernel (use @tinyjit.kernel(...))")
+    for k in kernels:
+        if args.action == "test":
+            for line in prototype.check(k, trials=args.trials, seed=args.seed):
+                print(line)
+        elif args.action == "bench":
+            if args.target:
+                from .export import prototype as export_prototype
+                for row in export_prototype.count_instructions(k, args.target):
+                    print(f"{k.name} {row['schedule']}: {row['instructions']:,} instructions on {args.target}")
+                continue
+            for row in prototype.bench(k):
+                print(f"{k.name} {row['schedule'] or '(no knobs)'}: {row['median_us']:.1f} us, "
+                      f"{row['gops']:.3f} G elements/s")
+        else:
+            from .export import prototype as export_prototype
+            print(export_prototype.show_c(k, args.target or "generic"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tinyjit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -170,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-shape", action="append", metavar="NAME=d0,d1,...",
                    help="fix the shape of a dynamic input (repeatable)")
     p.add_argument("--target", default="x86_64")
+    p.add_argument("--kernels", action="append", metavar="DIR", help="load user kernels from a folder or file")
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("run", help="run a model on inputs from .npy/.npz")
@@ -177,12 +207,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", "-i", required=True, help=".npy (one input) or .npz (one array per input name)")
     p.add_argument("-o", "--output", help=".npy (one output) or .npz")
     p.add_argument("--input-shape", action="append", metavar="NAME=d0,d1,...")
+    p.add_argument("--kernels", action="append", metavar="DIR", help="load user kernels from a folder or file")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("inspect", help="ops, tensors, schedules, arena and weight bytes, MACs")
     p.add_argument("model")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--kernels", action="append", metavar="DIR", help="load user kernels from a folder or file")
     p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("kernel", help="prototype a kernel: test it against its reference, time its schedules")
+    p.add_argument("action", choices=["test", "bench", "show-c"])
+    p.add_argument("file", help="a kernel file (or a folder of them)")
+    p.add_argument("--target", default=None, help="show-c: the C target; bench: count instructions under QEMU")
+    p.add_argument("--trials", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_kernel)
 
     p = sub.add_parser("demo", help="build, convert and run the bundled DS-CNN model")
     p.add_argument("--dir", default="tinyjit-demo")
@@ -194,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _load_user_kernels(args)
         args.func(args)
     except TinyJitError as e:
         print(f"tinyjit: error: {_one_line(e)}", file=sys.stderr)

@@ -52,6 +52,8 @@ def _function_ast(fn) -> ast.FunctionDef:
 
 
 class _SubstituteSchedule(ast.NodeTransformer):
+    """Schedule knobs (bare UPPERCASE names or ``S.knob``) become constants; ``q.field`` a parameter."""
+
     def __init__(self, schedule: dict):
         self.schedule = schedule
 
@@ -59,6 +61,15 @@ class _SubstituteSchedule(ast.NodeTransformer):
         if isinstance(node.ctx, ast.Load) and node.id in self.schedule:
             return ast.copy_location(ast.Constant(self.schedule[node.id]), node)
         return node
+
+    def visit_Attribute(self, node):
+        if isinstance(node.value, ast.Name) and node.value.id == "S":
+            if node.attr not in self.schedule:
+                raise TinyJitError(f"line {node.lineno}: S.{node.attr} is not a schedule knob of this kernel")
+            return ast.copy_location(ast.Constant(self.schedule[node.attr]), node)
+        if isinstance(node.value, ast.Name) and node.value.id == "q":
+            return ast.copy_location(ast.Name(f"q_{node.attr}", ast.Load()), node)
+        return self.generic_visit(node)
 
 
 def specialize(k: kernel_registry.Kernel, schedule: dict, name: str = "kernel") -> str:
@@ -69,6 +80,8 @@ def specialize(k: kernel_registry.Kernel, schedule: dict, name: str = "kernel") 
     full = {**k.default_schedule(), **schedule}
     fdef = _SubstituteSchedule(full).visit(_function_ast(k.fn))
     fdef.name = name
+    args = [a for a in fdef.args.args if a.arg not in ("q", "S")]
+    fdef.args.args = args + [ast.arg(f"q_{f}") for f in k.quant_fields()]
     return ast.unparse(ast.fix_missing_locations(fdef))
 
 

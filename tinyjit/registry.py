@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import sys
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -80,10 +81,38 @@ class Kernel:
     def default_schedule(self) -> dict:
         return {k: v[0] for k, v in self.schedule_space.items()}
 
+    # the user-kernel convention: def k(x, y, q, S) — tensors, then quantization params, then schedule
+    @property
+    def tensor_params(self) -> list[str]:
+        return [a for a in inspect.signature(self.fn).parameters if a not in ("q", "S")]
+
+    @property
+    def takes_quant(self) -> bool:
+        return "q" in inspect.signature(self.fn).parameters
+
+    def quant_fields(self) -> list[str]:
+        """``q.x_scale`` etc.: one scale and zero point per tensor parameter, passed as scalars."""
+        return [f"{t}_{f}" for t in self.tensor_params for f in ("scale", "zero_point")] if self.takes_quant else []
+
     def call(self, node, graph, schedule: dict) -> Call:
-        if self._prepare is None:
-            raise TinyJitError(f"kernel {self.name} has no prepare function")
-        return self._prepare(node, graph, schedule)
+        if self._prepare is not None:
+            return self._prepare(node, graph, schedule)
+        return self._default_call(node, graph)
+
+    def _default_call(self, node, graph) -> Call:
+        """No prepare: the node's inputs then outputs fill the tensor parameters in order."""
+        names = [n for n in node.inputs if n] + [n for n in node.outputs if n]
+        if len(names) != len(self.tensor_params):
+            raise TinyJitError(f"kernel {self.name} takes {len(self.tensor_params)} tensors "
+                               f"({', '.join(self.tensor_params)}) but node {node.name} has {len(names)}; "
+                               f"give it a prepare function")
+        params = []
+        if self.takes_quant:
+            for name in names:
+                quant = graph.tensors[name].quant
+                params += [float(quant.scale.flat[0]), int(quant.zero_point.flat[0])] if quant else [1.0, 0]
+        out = graph.tensors[node.outputs[0]]
+        return Call(names, params, macs=out.size)
 
     def __repr__(self):
         return f"<kernel {self.name} for {self.domain or 'ai.onnx'}::{self.op} {self.dtypes}>"
@@ -109,6 +138,34 @@ def kernel(op: str, dtypes=("float32",), schedule: dict | None = None, domain: s
         _BY_NAME[k.name] = k
         return k
     return register
+
+
+def load_kernels(path) -> list[Kernel]:
+    """Import a user kernel file, or every .py file in a folder; returns the kernels they register."""
+    import importlib.util
+    import hashlib
+    from pathlib import Path
+    load_builtin()
+    path = Path(path)
+    files = sorted(path.glob("*.py")) if path.is_dir() else [path]
+    if not path.exists() or not files:
+        raise TinyJitError(f"{path}: no kernel files (.py) there")
+    before = set(_BY_NAME)
+    for f in files:
+        modname = "tinyjit_user_" + hashlib.sha256(str(f.resolve()).encode()).hexdigest()[:12] + "_" + f.stem
+        if modname in sys.modules:
+            continue
+        spec = importlib.util.spec_from_file_location(modname, f)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[modname] = module
+        try:
+            spec.loader.exec_module(module)
+        except TinyJitError:
+            raise
+        except Exception as e:
+            del sys.modules[modname]
+            raise TinyJitError(f"{f}: could not load kernels: {type(e).__name__}: {e}") from None
+    return [_BY_NAME[n] for n in _BY_NAME if n not in before]
 
 
 def load_builtin() -> None:

@@ -122,6 +122,8 @@ def _fold_and_infer(model: onnx.ModelProto, opset: int) -> onnx.ModelProto:
     """Fold constant subgraphs (shape computations included) until nothing changes."""
     for _ in range(64):
         model = _infer(model)
+        if _apply_kernel_shapes(model):
+            model = _infer(model)
         g = model.graph
         consts = {i.name: numpy_helper.to_array(i) for i in g.initializer}
         shapes = {vi.name: _static_shape(vi) for vi in list(g.value_info) + list(g.input) + list(g.output)}
@@ -144,6 +146,39 @@ def _fold_and_infer(model: onnx.ModelProto, opset: int) -> onnx.ModelProto:
         del g.value_info[:]
         g.value_info.extend(still)
     return model
+
+
+def _apply_kernel_shapes(model: onnx.ModelProto) -> bool:
+    """Custom-domain ops: onnx cannot infer their outputs, their kernel's shape function can."""
+    from ..registry import find
+    g = model.graph
+    known = {vi.name: vi for vi in list(g.input) + list(g.value_info) + list(g.output)}
+    known.update({i.name: helper.make_tensor_value_info(i.name, i.data_type, list(i.dims)) for i in g.initializer})
+    added = False
+    for node in g.node:
+        if node.domain in ("", "ai.onnx", "ai.onnx.ml") or all(
+                o in known and _static_shape(known[o]) for o in node.output if o):
+            continue
+        ins = [known.get(i) for i in node.input if i]
+        if not ins or any(vi is None or _static_shape(vi) is None for vi in ins):
+            continue
+        elem = ins[0].type.tensor_type.elem_type
+        k = find(node.op_type, helper.tensor_dtype_to_np_dtype(elem), node.domain)
+        if k is None or k.shape_fn is None:
+            continue
+        attrs = {a.name: _attr_value(a) for a in node.attribute}
+        shapes = k.shape_fn(*[_static_shape(vi) for vi in ins], attrs)
+        shapes = [shapes] if not shapes or isinstance(shapes[0], (int, np.integer)) else list(shapes)
+        for name, shape in zip(node.output, shapes):
+            vi = helper.make_tensor_value_info(name, elem, [int(d) for d in shape])
+            outputs = [o for o in g.output if o.name == name]
+            for o in outputs:
+                o.CopyFrom(vi)
+            if not outputs:
+                g.value_info.append(vi)
+            known[name] = vi
+            added = True
+    return added
 
 
 def _try_fold(node, consts: dict, shapes: dict, opset: int):
