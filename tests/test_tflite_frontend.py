@@ -420,9 +420,36 @@ def test_activations(code, onnx_op, attrs):
     check_against_litert(model, (2, 3, 5))
 
 
+def check_if_kernel(model: bytes, onnx_op: str, *shapes):
+    """The numeric check, once a kernel for ``onnx_op`` exists (the frontend maps more ops than kernels do)."""
+    if onnx_op not in tinyjit.SUPPORTED_OPS:
+        pytest.skip(f"IR checked; no {onnx_op} kernel yet")
+    check_against_litert(model, *shapes)
+
+
 @pytest.mark.parametrize("code,onnx_op", [("LOGISTIC", "Sigmoid"), ("TANH", "Tanh"), ("HARD_SWISH", "HardSwish")])
 def test_unary_ops(code, onnx_op):
-    assert import_tflite(one_op_model(code, None, (2, 5), (2, 5))).nodes[0].op == onnx_op
+    model = one_op_model(code, None, (2, 5), (2, 5))
+    assert import_tflite(model).nodes[0].op == onnx_op
+    check_if_kernel(model, onnx_op, (2, 5))
+
+
+def test_leaky_relu():
+    model = one_op_model("LEAKY_RELU", "LeakyReluOptions", (2, 5), (2, 5), Alpha=0.25)
+    node = import_tflite(model).nodes[0]
+    assert (node.op, node.attrs) == ("LeakyRelu", {"alpha": 0.25})
+    check_if_kernel(model, "LeakyRelu", (2, 5))
+
+
+@pytest.mark.parametrize("code,options,onnx_op", [("DIV", "DivOptions", "Div"), ("MAXIMUM", None, "Max"),
+                                                  ("MINIMUM", None, "Min")])
+def test_more_binary_ops(code, options, onnx_op):
+    m = ModelWriter()
+    a, b, y = m.tensor("a", (2, 3)), m.tensor("b", (1, 3)), m.tensor("y", (2, 3))
+    m.op(code, [a, b], [y], options)
+    model = m.build([a, b], [y])
+    assert [n.op for n in import_tflite(model).nodes] == [onnx_op]
+    check_if_kernel(model, onnx_op, (2, 3), (1, 3))
 
 
 def test_fused_tanh_is_a_separate_node():
