@@ -178,3 +178,11 @@ def test_bad_input_shape_flag(tmp_path):
     _assert_one_line_error(code, err, "nope", "input")
     code, _, err = _cli("convert", src, "-o", tmp_path / "m.tjm", "--input-shape", "input=a,b")
     _assert_one_line_error(code, err, "input=a,b")
+
+
+def test_non_contiguous_and_list_inputs_are_accepted(demo_session):
+    x = np.random.default_rng(0).standard_normal((1, 1, 10, 49)).astype(np.float32)
+    want = demo_session.run(None, {"input": np.ascontiguousarray(x.transpose(0, 1, 3, 2))})[0]
+    np.testing.assert_array_equal(demo_session.run(None, {"input": x.transpose(0, 1, 3, 2)})[0], want)
+    with pytest.raises(InputError, match="dict"):
+        demo_session.run(None, [x])

@@ -36,6 +36,9 @@ class InferenceSession:
             self.plan = compile_model(model, input_shapes, target)
         self._inputs = [self._arg(i) for i in self.plan.inputs]
         self._outputs = [self._arg(i) for i in self.plan.outputs]
+        self._input_names = tuple(a.name for a in self._inputs)
+        self._input_dtypes = tuple(a.dtype for a in self._inputs)
+        self._input_shapes = tuple(tuple(a.shape) for a in self._inputs)
         self._executor = Executor(self.plan)
 
     def _arg(self, index: int) -> NodeArg:
@@ -60,9 +63,21 @@ class InferenceSession:
         return [outputs[index[n]] for n in output_names]
 
     def _check_inputs(self, feed: dict) -> list[np.ndarray]:
+        # the common case in a few attribute reads: inference latency is measured in microseconds
+        try:
+            arrays = [feed[name] for name in self._input_names]
+            if len(feed) == len(arrays) and all(
+                    type(x) is np.ndarray and x.dtype == dtype and x.shape == shape and x.flags.c_contiguous
+                    for x, dtype, shape in zip(arrays, self._input_dtypes, self._input_shapes)):
+                return arrays
+        except (KeyError, TypeError):
+            pass
+        return self._explain_inputs(feed)
+
+    def _explain_inputs(self, feed) -> list[np.ndarray]:
         if not isinstance(feed, dict):
             raise InputError("inputs must be a dict {input name: numpy array}")
-        expected = [a.name for a in self._inputs]
+        expected = list(self._input_names)
         unknown = sorted(set(feed) - set(expected))
         missing = [n for n in expected if n not in feed]
         if unknown or missing:
