@@ -189,6 +189,47 @@ def cmd_kernel(args) -> None:
             print(export_prototype.show_c(k, args.target or "generic"))
 
 
+def cmd_tune(args) -> None:
+    from . import tune
+    from .tune import report
+    if args.report:
+        rows = report.load(args.report)
+        if args.json:
+            print(json.dumps(report.json_rows(rows), indent=2))
+        else:
+            _print_tune_report(rows, args.report)
+        if args.plot != "none" and rows:
+            png = args.plot or f"{Path(args.report).stem}-tuning.png"
+            report.plot(rows, png, title=f"tinyjit tune: {Path(args.report).name}")
+            print(f"wrote {png}", file=sys.stderr if args.json else sys.stdout)
+        return
+    if not args.model:
+        raise TinyJitError("tune: give a .onnx/.tflite model to tune, or --report DB")
+    _load_user_kernels(args)
+    summaries = tune.tune_model(args.model, args.target, args.trials, db=args.db, searcher=args.searcher,
+                                seed=args.seed, batch=args.batch, ray=args.ray, progress=not args.no_progress,
+                                only=args.only, input_shapes=_parse_shapes(args.input_shape))
+    db = args.db or tune.default_db(args.target)
+    rows = [r for r in report.load(db) if any(r["kernel"] == s.kernel and r["signature"] == s.signature
+                                              and r["target"] == args.target for s in summaries)]
+    _print_tune_report(rows, db)
+
+
+def _print_tune_report(rows: list, db) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from .tune import report
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    table = Table(title=f"tuning records: {db}")
+    for col in ("kernel", "signature", "default", "best", "trials", "speedup", "best schedule"):
+        table.add_column(col, justify="right" if col in ("default", "best", "trials", "speedup") else "left")
+    for row in report.format_rows(rows):
+        table.add_row(*row)
+    console.print(table)
+    if not rows:
+        console.print("no tuning records")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tinyjit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -223,6 +264,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trials", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_kernel)
+
+    p = sub.add_parser("tune", help="search kernel schedules for a target; --report shows the records")
+    p.add_argument("model", nargs="?", help=".onnx or .tflite model whose layers to tune")
+    p.add_argument("--target", default="x86_64")
+    p.add_argument("--trials", type=int, default=64, help="candidates per layer signature (default included)")
+    p.add_argument("--db", help="record file (default: schedules/tuned/<target>.jsonl, which convert reads)")
+    p.add_argument("--searcher", default="model", help="model (cost-model guided), evolution or random")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch", type=int, default=8, help="candidates proposed per round")
+    p.add_argument("--ray", metavar="auto|ADDRESS", help="measure candidates as Ray tasks on a cluster")
+    p.add_argument("--only", action="append", metavar="NAME", help="tune only this kernel or node (repeatable)")
+    p.add_argument("--input-shape", action="append", metavar="NAME=d0,d1,...")
+    p.add_argument("--kernels", action="append", metavar="DIR", help="load user kernels from a folder or file")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--report", metavar="DB", help="print default vs tuned per op signature of a record file")
+    p.add_argument("--json", action="store_true", help="--report as JSON")
+    p.add_argument("--plot", metavar="PNG", help="--report: where to draw best-so-far vs trials ('none': no plot)")
+    p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("demo", help="build, convert and run the bundled DS-CNN model")
     p.add_argument("--dir", default="tinyjit-demo")
