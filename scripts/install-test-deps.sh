@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   flatbuffers-compiler   # flatc: the test that regenerating tinyjit/format code changes nothing
+  # C export (tinyjit export/verify, tests/test_export_*.py, tests/test_asm_stubs.py):
+  gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm          # Cortex-M4/M7/M55 + QEMU mps2/mps3
+  gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc   # rv32imac/rv64gcv + QEMU virt
 )
 
 missing=()

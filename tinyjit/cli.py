@@ -156,6 +156,30 @@ def cmd_demo(args) -> None:
           f"weights {plan.weights_bytes:,} B, MACs {sum(s.macs for s in plan.steps):,}")
 
 
+def cmd_export(args) -> None:
+    from .export import export
+    meta = export(args.model, args.target, args.output)
+    print(f"wrote {args.output}: {meta['model']} for {meta['target']}, {len(meta['kernels'])} kernels, "
+          f"arena {meta['arena_bytes']:,} B, weights {meta['weights_bytes']:,} B (make -C {args.output}; "
+          f"tinyjit verify {args.output})")
+
+
+def cmd_verify(args) -> None:
+    from .export import verify
+    report = verify(args.project, input_path=args.input)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        def fmt(v):
+            return "-" if v is None else (f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v))
+        print(f"{report['model']} on {report['target']}: output {'matches' if report['match'] else 'DIFFERS from'} "
+              f"the Python executor (max error {report['max_error']:.3g})")
+        for key in ("instructions", "instructions_per_mac", "flash_bytes", "ram_bytes", "arena_bytes", "stack_bytes"):
+            print(f"  {key:22s} {fmt(report.get(key))}")
+    if not report["match"]:
+        raise TinyJitError(f"{args.project}: the C output differs from the Python executor's")
+
+
 def _one_line(e: Exception) -> str:
     return " ".join(str(e).split())
 
@@ -287,6 +311,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", default="tinyjit-demo")
     p.add_argument("--repeat", type=int, default=200)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("export", help="write a self-contained C project of a .tjm for a microcontroller")
+    p.add_argument("model", help="a .tjm (tinyjit convert ... --target <target>)")
+    p.add_argument("--target", required=True, help="cortex-m4, cortex-m7, cortex-m55, rv32imac, rv64gcv, x86_64, generic")
+    p.add_argument("-o", "--output", required=True, help="the project directory (replaced if it is an earlier export)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("verify", help="build an exported project, run it under QEMU, compare with the Python executor")
+    p.add_argument("project", help="a directory written by tinyjit export")
+    p.add_argument("--input", "-i", help=".npy/.npz input (default: seeded random data)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_verify)
     return parser
 
 

@@ -1,0 +1,81 @@
+/* tinyjit primitives for Armv7E-M (Cortex-M4, Cortex-M7) and the DSP extension of Armv8-M /
+ * Armv8.1-M: GCC inline assembly with SSAT/USAT, SMLAL, QADD, SXTB16 + SMLAD. The rest comes
+ * from generic.h. Each function equals its Python definition in kernels/primitives.py bit for
+ * bit (tests/test_asm_stubs.py runs both under QEMU). */
+#ifndef TINYJIT_ARMV7EM_DSP_H
+#define TINYJIT_ARMV7EM_DSP_H
+
+#include <stdint.h>
+
+#define TJ_HAVE_saturate_int8 1
+static inline int8_t saturate_int8(int32_t v)
+{
+    int32_t r;
+    __asm__("ssat %0, #8, %1" : "=r"(r) : "r"(v));
+    return (int8_t)r;
+}
+
+#define TJ_HAVE_saturate_uint8 1
+static inline uint8_t saturate_uint8(int32_t v)
+{
+    int32_t r;
+    __asm__("usat %0, #8, %1" : "=r"(r) : "r"(v));
+    return (uint8_t)r;
+}
+
+#define TJ_HAVE_saturate_int16 1
+static inline int16_t saturate_int16(int32_t v)
+{
+    int32_t r;
+    __asm__("ssat %0, #16, %1" : "=r"(r) : "r"(v));
+    return (int16_t)r;
+}
+
+/* gemmlowp SaturatingRoundingDoublingHighMul: one SMLAL accumulates a * b onto the rounding
+ * nudge, then the 64-bit sum is divided by 2**31 toward zero. */
+#define TJ_HAVE_saturating_rounding_doubling_high_mul 1
+static inline int32_t saturating_rounding_doubling_high_mul(int32_t a, int32_t b)
+{
+    if (a == b && a == INT32_MIN)
+        return INT32_MAX;
+    uint32_t lo = 1u << 30;
+    int32_t hi = 0;
+    if ((a ^ b) < 0) {                   /* negative (or zero) product: nudge 1 - 2**30 */
+        lo = (uint32_t)(1 - (1 << 30));
+        hi = -1;
+    }
+    __asm__("smlal %0, %1, %2, %3" : "+r"(lo), "+r"(hi) : "r"(a), "r"(b));
+    if (hi < 0) {                        /* truncate toward zero: add 2**31 - 1 before the shift */
+        uint32_t old = lo;
+        lo += 0x7FFFFFFFu;
+        hi += lo < old;
+    }
+    return (int32_t)(((uint32_t)hi << 1) | (lo >> 31));
+}
+
+/* Two int8 lanes of a word, sign-extended to int16 (SXTB16): bytes 0 and 2, then 1 and 3. */
+static inline uint32_t tj_sxtb16(uint32_t x)
+{
+    uint32_t r;
+    __asm__("sxtb16 %0, %1" : "=r"(r) : "r"(x));
+    return r;
+}
+
+static inline uint32_t tj_sxtb16_ror8(uint32_t x)
+{
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+
+/* acc + a.lo16 * b.lo16 + a.hi16 * b.hi16 (SMLAD) */
+static inline int32_t tj_smlad(uint32_t a, uint32_t b, int32_t acc)
+{
+    int32_t r;
+    __asm__("smlad %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+}
+
+#include "generic.h"
+
+#endif /* TINYJIT_ARMV7EM_DSP_H */

@@ -1,0 +1,93 @@
+/* tinyjit primitives, portable C: the fallback for every target and the definitions an ISA
+ * header does not replace. The Python definitions in kernels/primitives.py are the semantic
+ * reference; tests/test_asm_stubs.py checks every function here, bit for bit, against them.
+ *
+ * An ISA header (armv7em_dsp.h, ...) defines TJ_HAVE_<name> for each primitive it implements
+ * with its own instructions and then includes this file for the rest.
+ * Integer primitives take and return the int32 values the Python definitions hold in int64.
+ */
+#ifndef TINYJIT_GENERIC_H
+#define TINYJIT_GENERIC_H
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifndef TJ_HAVE_clamp_f32
+static inline float clamp_f32(float v, float lo, float hi)
+{
+    float m = lo > v ? lo : v;          /* Python's max(v, lo), then min(..., hi) */
+    return hi < m ? hi : m;
+}
+#endif
+
+#ifndef TJ_HAVE_fma_f32
+static inline float fma_f32(float a, float b, float c)
+{
+    return fmaf(a, b, c);               /* a * b + c rounded once */
+}
+#endif
+
+#ifndef TJ_HAVE_wrap_int32
+static inline int32_t wrap_int32(int64_t v)
+{
+    return (int32_t)(uint32_t)(uint64_t)v;   /* modulo 2**32 */
+}
+#endif
+
+/* gemmlowp SaturatingRoundingDoublingHighMul (Arm VQRDMULH) */
+#ifndef TJ_HAVE_saturating_rounding_doubling_high_mul
+static inline int32_t saturating_rounding_doubling_high_mul(int32_t a, int32_t b)
+{
+    if (a == b && a == INT32_MIN)
+        return INT32_MAX;
+    int64_t ab = (int64_t)a * (int64_t)b;
+    int64_t nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
+    return (int32_t)((ab + nudge) / ((int64_t)1 << 31));   /* C's division truncates, as gemmlowp's */
+}
+#endif
+
+/* gemmlowp RoundingDivideByPOT: x / 2**exponent, to nearest, ties away from zero; 0 <= exponent <= 31 */
+#ifndef TJ_HAVE_rounding_divide_by_pot
+static inline int32_t rounding_divide_by_pot(int32_t x, int32_t exponent)
+{
+    int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
+    int32_t remainder = x & mask;
+    int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+#endif
+
+/* TFLite MultiplyByQuantizedMultiplier (double rounding): -31 <= shift <= 30 */
+#ifndef TJ_HAVE_multiply_by_quantized_multiplier
+static inline int32_t multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int32_t shift)
+{
+    int32_t left = shift > 0 ? shift : 0;
+    int32_t right = shift < 0 ? -shift : 0;
+    int32_t shifted = (int32_t)((uint32_t)x << left);       /* wraps, as TFLite's C++ does */
+    return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted, multiplier), right);
+}
+#endif
+
+#ifndef TJ_HAVE_saturate_int8
+static inline int8_t saturate_int8(int32_t v)
+{
+    return (int8_t)(v < -128 ? -128 : (v > 127 ? 127 : v));
+}
+#endif
+
+#ifndef TJ_HAVE_saturate_uint8
+static inline uint8_t saturate_uint8(int32_t v)
+{
+    return (uint8_t)(v < 0 ? 0 : (v > 255 ? 255 : v));
+}
+#endif
+
+#ifndef TJ_HAVE_saturate_int16
+static inline int16_t saturate_int16(int32_t v)
+{
+    return (int16_t)(v < -32768 ? -32768 : (v > 32767 ? 32767 : v));
+}
+#endif
+
+#endif /* TINYJIT_GENERIC_H */
