@@ -593,7 +593,12 @@ class FunctionLowering:
                 return node.value
             return None
         if isinstance(node, ast.Name):
-            return self.consts.get(node.id)
+            if node.id in self.consts:
+                return self.consts[node.id]
+            g = self.globals.get(node.id) if node.id not in self.typemap else None
+            if isinstance(g, (int, np.integer)) and not isinstance(g, (bool, np.bool_)):
+                return int(g)
+            return None
         if isinstance(node, ast.Subscript):
             shape = self._shape_of(node.value)
             idx = self.const_value(node.slice)
@@ -835,7 +840,16 @@ class FunctionLowering:
             for tgt, tmp, ty in temps:
                 self.assign(tgt, None, node, E(tmp, ty))
             return
-        self.error(node, "tuple assignment from something other than .shape or a tuple")
+        if isinstance(node.value, ast.Call):
+            e = self.expr(node.value)
+            if not isinstance(e.ty, types.BaseTuple) or len(e.ty) != len(target.elts):
+                self.error(node, f"unpacking {e.ty} into {len(target.elts)} names")
+            tmp = f"tj_ret{len(self.lines)}"
+            self.emit(f"{self.owner.tuple_type(e.ty)} {tmp} = {e.code};")
+            for i, (tgt, ty) in enumerate(zip(target.elts, e.ty)):
+                self.assign(tgt, None, node, E(f"{tmp}.v{i}", unlit(ty), P_POSTFIX))
+            return
+        self.error(node, "tuple assignment from something other than .shape, a tuple or a call")
 
     def assign(self, target, value_node, node, value: E | None = None):
         if isinstance(target, ast.Name):
@@ -1023,9 +1037,17 @@ class FunctionLowering:
             return E(c_int_literal(v), t, P_ATOM if v >= 0 else P_UNARY, const=v, rng=(v, v))
         if name in ("True", "False"):
             return E(name.lower(), types.boolean, const=name == "True")
-        if name not in self.declared and name not in self.params:
-            if name in self.globals:
-                self.error(node, f"the global {name!r} used as a value")
+        if name not in self.declared and name not in self.params and name not in self.var_types \
+                and name not in self.typemap and name in self.globals:
+            g = self.globals[name]
+            if isinstance(g, (bool, np.bool_)):
+                return E("true" if g else "false", types.boolean, const=bool(g))
+            if isinstance(g, (int, np.integer)):
+                return E(c_int_literal(int(g)), types.literal(int(g)), P_ATOM if g >= 0 else P_UNARY,
+                         const=int(g), rng=(int(g), int(g)))
+            if isinstance(g, (float, np.floating)):
+                return E(c_float_literal(float(g), types.float64), types.float64, P_ATOM)
+            self.error(node, f"the global {name!r} used as a value")
         t = self.c_var_type(name, node)
         const = self.consts.get(name)
         rng = self.var_ranges.get(name) if is_int(t) else None
@@ -1240,8 +1262,13 @@ class FunctionLowering:
             x, y = self.cast(a2, r), self.cast(b2, r)
             if y.const is not None:
                 y = E(str(y.const), r, const=y.const)
-            return E(f"{x.wrap(prec)} {c_op} {y.wrap(prec + 1)}", r, prec, rng=rng)
+            # parenthesized as gcc -Wparentheses wants: arithmetic inside a shift
+            return E(f"{x.wrap(P_UNARY)} {c_op} {y.wrap(P_UNARY)}", r, prec, rng=rng)
         x, y = self.operands(a2, b2, r)
+        if prec in (P_BAND, P_BXOR, P_BOR):      # gcc -Wparentheses: arithmetic inside & | ^
+            out = E(f"{x.wrap(P_UNARY)} {c_op} {y.wrap(P_UNARY)}", r, prec, rng=rng)
+            out._plain = None
+            return out
         out = E(f"{x.wrap(prec)} {c_op} {y.wrap(prec + 1)}", r, prec, rng=rng)
         out._plain = (x.code, y.wrap(P_COND)) if x.code == a.code else None
         return out
@@ -1972,10 +1999,14 @@ def _typemap(pyfunc, argtys) -> dict:
 
 
 def _compile_typemap(pyfunc, argtys):
-    disp = numba.njit(pyfunc, fastmath=True)
-    disp.compile(tuple(argtys))
-    cres = disp.overloads[tuple(argtys)]
-    return dict(cres.type_annotation.typemap), cres.signature.return_type
+    """Numba's frontend and type inference only (no LLVM): the IR is not in SSA form, so each
+    name has one type, unified over its assignments as Numba's phi nodes would be."""
+    from numba.core import compiler, typed_passes
+    from numba.core.registry import cpu_target
+    func_ir = compiler.run_frontend(pyfunc)
+    result = typed_passes.type_inference_stage(typing_context(), cpu_target.target_context,
+                                               func_ir, tuple(argtys), None)
+    return dict(result.typemap), result.return_type
 
 
 def _source_position(fn) -> tuple[str, int]:
