@@ -23,6 +23,7 @@ from pathlib import Path
 
 VERSION = 1
 KINDS = ("trial", "best")
+_warned: set = set()
 
 
 def _valid(rec) -> bool:
@@ -64,7 +65,9 @@ def read(path) -> list[dict]:
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return []
     records, bad = parse(text)
-    if bad:
+    key = (str(Path(path).resolve()), bad)
+    if bad and key not in _warned:      # once per file (schedule.py, the tuner and the report all read it)
+        _warned.add(key)
         warnings.warn(f"{path}: skipped {bad} unreadable tuning record line(s) (corrupt, incomplete or not "
                       f"format version {VERSION})", stacklevel=2)
     return records

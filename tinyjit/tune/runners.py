@@ -1,6 +1,7 @@
 """Measurement runners: how one candidate schedule of a task is built, checked and measured.
 
-A runner's ``measure(task, schedules)`` returns one ``Result`` per schedule, in order. Before a
+A runner's ``measure(task, schedules)`` yields one ``Result`` per schedule, in order, as each
+arrives (so an interrupted batch keeps its finished measurements). Before a
 candidate's figure counts, its output is compared with the default schedule's on the same
 inputs (integers bit for bit, floats within 1e-4 of the output's largest magnitude): a schedule
 that computes something else is recorded with an error and can never win.
@@ -102,8 +103,10 @@ class HostRunner:
             return None, f"compile or run failed: {type(e).__name__}: {' '.join(str(e).split())[:300]}"
         return pairs, compare(outputs, want)
 
-    def measure(self, task, schedules: list[dict]) -> list[Result]:
-        return [self.measure_one(task, s) for s in schedules]
+    def measure(self, task, schedules: list[dict]):
+        """One Result per schedule, in order, each as soon as it is measured."""
+        for s in schedules:
+            yield self.measure_one(task, s)
 
     def measure_one(self, task, schedule: dict) -> Result:
         pairs, error = self.check(task, schedule)

@@ -226,12 +226,15 @@ class BoostedTrees:
         self.base = float(y.mean())
         self.trees = []
         pred = np.full(len(y), self.base)
+        order = np.argsort(X, axis=0, kind="stable").T          # per feature, the rows sorted by it
         for _ in range(self.rounds):
             resid = y - pred
-            rows = np.arange(len(y))
+            idx = order
             if self.subsample < 1 and len(y) > 8:
-                rows = self.rng.choice(len(y), max(4, int(len(y) * self.subsample)), replace=False)
-            tree = self._grow(X[rows], resid[rows], self.depth)
+                keep = np.zeros(len(y), bool)
+                keep[self.rng.choice(len(y), max(4, int(len(y) * self.subsample)), replace=False)] = True
+                idx = order[keep[order]].reshape(order.shape[0], -1)
+            tree = self._grow(X, resid, idx, self.depth)
             self.trees.append(tree)
             pred += self.rate * _tree_predict(tree, X)
         return self
@@ -243,30 +246,32 @@ class BoostedTrees:
             out += self.rate * _tree_predict(tree, X)
         return out
 
-    def _grow(self, X, r, depth):
-        if depth == 0 or len(r) < 2 * self.min_leaf:
-            return float(r.mean()) if len(r) else 0.0
-        best = None
-        total, n = r.sum(), len(r)
-        base_sse = -(total * total) / n
-        for f in range(X.shape[1]):
-            order = np.argsort(X[:, f], kind="stable")
-            xs, rs = X[order, f], r[order]
-            csum = np.cumsum(rs)[:-1]
-            left_n = np.arange(1, n)
-            ok = (xs[1:] != xs[:-1]) & (left_n >= self.min_leaf) & (n - left_n >= self.min_leaf)
-            if not ok.any():
-                continue
-            gain = -(csum ** 2) / left_n - ((total - csum) ** 2) / (n - left_n)
-            gain = np.where(ok, gain, np.inf)
-            i = int(np.argmin(gain))
-            if gain[i] < base_sse - 1e-12 and (best is None or gain[i] < best[0]):
-                best = (gain[i], f, (xs[i] + xs[i + 1]) / 2)
-        if best is None:
-            return float(r.mean())
-        _, f, thr = best
-        mask = X[:, f] <= thr
-        return (f, thr, self._grow(X[mask], r[mask], depth - 1), self._grow(X[~mask], r[~mask], depth - 1))
+    def _grow(self, X, r, idx, depth):
+        """A tree over the rows in ``idx`` (features x rows, each line sorted by its feature):
+        every feature's best split is found at once from cumulative sums."""
+        n = idx.shape[1]
+        mean = float(r[idx[0]].mean()) if n else 0.0
+        if depth == 0 or n < 2 * self.min_leaf:
+            return mean
+        rs = r[idx]                                             # features x rows
+        xs = X.T[np.arange(idx.shape[0])[:, None], idx]
+        total = rs[0].sum()
+        csum = np.cumsum(rs, axis=1)[:, :-1]
+        left_n = np.arange(1, n)
+        ok = (xs[:, 1:] != xs[:, :-1]) & (left_n >= self.min_leaf) & (n - left_n >= self.min_leaf)
+        if not ok.any():
+            return mean
+        gain = np.where(ok, -(csum ** 2) / left_n - ((total - csum) ** 2) / (n - left_n), np.inf)
+        f, i = np.unravel_index(int(np.argmin(gain)), gain.shape)
+        if gain[f, i] >= -(total * total) / n - 1e-12:
+            return mean
+        thr = (xs[f, i] + xs[f, i + 1]) / 2
+        left = np.zeros(len(r), bool)
+        left[idx[f, : i + 1]] = True
+        inside = left[idx]
+        d = idx.shape[0]
+        return (int(f), float(thr), self._grow(X, r, idx[inside].reshape(d, -1), depth - 1),
+                self._grow(X, r, idx[~inside].reshape(d, -1), depth - 1))
 
 
 def _tree_predict(tree, X: np.ndarray) -> np.ndarray:

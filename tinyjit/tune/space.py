@@ -138,6 +138,7 @@ class SearchSpace:
         self.constrained = constrained
         self._base_footprint = None
         self._reasons: dict[tuple, str | None] = {}
+        self._features: dict[tuple, np.ndarray] = {}
         self._all: list[dict] | None = None
 
     # ---------------------------------------------------------------------------------------
@@ -241,6 +242,12 @@ class SearchSpace:
     def features(self, schedule: dict) -> np.ndarray:
         """Numbers a cost model can learn from: each knob (log2 of a positive int, else one-hot),
         and for tile knobs the fraction of work wasted on the last, partial tile."""
+        key = self.key(schedule)
+        if key not in self._features:
+            self._features[key] = self._featurize(schedule)
+        return self._features[key]
+
+    def _featurize(self, schedule: dict) -> np.ndarray:
         f: list[float] = []
         for k in self.knobs:
             vals, v = self.values[k], schedule[k]

@@ -127,6 +127,67 @@ class Task:
         return calls, outputs
 
 
+    def plan(self, schedule: dict):
+        """A one-step (or few-step) Plan of this layer under ``schedule``, for the C export: the
+        activations laid out one after the other in the arena, the packed constants in the weights."""
+        from ..plan import WEIGHT_ALIGN, Plan, PlannedTensor, Step
+        g, resolved = self.calls(schedule)
+        tensors: list = []
+        index: dict = {}
+        blob = bytearray()
+        arena = 0
+
+        def arena_tensor(name: str, shape=None, base=None) -> int:
+            nonlocal arena
+            key = (name, shape)
+            if key not in index:
+                t = g.tensors[name]
+                shape_ = tuple(shape) if shape is not None else t.shape
+                if base is not None:
+                    offset = tensors[base].offset
+                else:
+                    arena += (-arena) % 16
+                    offset = arena
+                    arena += t.nbytes
+                label = name if shape is None else f"{name}@{'x'.join(map(str, shape_))}"
+                index[key] = len(tensors)
+                tensors.append(PlannedTensor(label, t.dtype.name, shape_, "arena", offset,
+                                             t.nbytes, t.quant))
+            return index[key]
+
+        def weight_tensor(label: str, data: np.ndarray) -> int:
+            blob.extend(b"\0" * ((-len(blob)) % WEIGHT_ALIGN))
+            offset = len(blob)
+            blob.extend(data.tobytes())
+            tensors.append(PlannedTensor(label, data.dtype.name, tuple(data.shape), "weights", offset, data.nbytes))
+            return len(tensors) - 1
+
+        inputs = [arena_tensor(n) for n in g.inputs]
+        steps = []
+        node = g.nodes[0]
+        n_scratch = 0
+        for call, specs in resolved:
+            args = []
+            for spec in specs:
+                if spec[0] == "const":
+                    args.append(weight_tensor(f"{node.name}/const{len(tensors)}", spec[1]))
+                elif spec[0] == "tensor":
+                    args.append(arena_tensor(spec[1]))
+                elif spec[0] == "view":
+                    args.append(arena_tensor(spec[1], spec[2], base=arena_tensor(spec[1])))
+                else:
+                    from ..ir import Tensor
+                    name = f"{node.name}/scratch{n_scratch}"
+                    n_scratch += 1
+                    g.tensors[name] = Tensor(name, spec[1], spec[2])
+                    args.append(arena_tensor(name))
+            steps.append(Step(node.op, node.name, self.kernel, args, list(call.params), dict(schedule),
+                              int(call.macs), False))
+        outputs = [arena_tensor(n) for n in g.outputs]
+        return Plan(tensors, steps, inputs, outputs, arena + (-arena) % 16,
+                    np.frombuffer(bytes(blob), dtype=np.uint8), self.target, f"tune_{self.kernel}")
+
+
 def _arg_spec(g: Graph, arg):
     """A kernel argument as plan.build would store it: a tensor, a packed constant or a view."""
     if isinstance(arg, np.ndarray):

@@ -154,7 +154,7 @@ def _tune_one(i, task, runner, db, trials, searcher_name, seed, batch, bar, conf
 
     try:
         if space.key(space.default) not in measured:
-            record(dict(space.default), runner.measure(task, [dict(space.default)])[0])
+            record(dict(space.default), next(iter(runner.measure(task, [dict(space.default)]))))
         while len(measured) < target_count:
             proposal = searcher.propose(min(batch, target_count - len(measured)))
             if not proposal:

@@ -1,0 +1,119 @@
+"""`tinyjit tune` end to end on a tiny model: records, report, resume, bad input, convert/inspect."""
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tune_helpers import write_tiny_conv
+
+
+def _cli(*args, env=None):
+    import os
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "tinyjit.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=600, env=full_env)
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tune")
+    model = write_tiny_conv(d / "tiny.onnx", c_out=8, hw=6)
+    db = d / "x86_64.jsonl"
+    proc = _cli("tune", model, "--trials", 3, "--db", db, "--searcher", "random", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    return d, model, db, proc
+
+
+def test_tune_writes_records_and_prints_the_table(tuned):
+    d, model, db, proc = tuned
+    lines = [json.loads(line) for line in db.read_text().splitlines()]
+    assert [r["kind"] for r in lines] == ["trial"] * 3 + ["best"]
+    assert {r["unit"] for r in lines} == {"s"} and all(r["signature"].startswith("Conv(") for r in lines)
+    assert "conv2d_f32" in proc.stdout and "speedup" in proc.stdout
+
+
+def test_report_json_and_plot(tuned):
+    d, model, db, _ = tuned
+    png = d / "curve.png"
+    proc = _cli("tune", "--report", db, "--json", "--plot", png)
+    assert proc.returncode == 0, proc.stderr
+    (row,) = json.loads(proc.stdout)
+    for key in ("default", "best", "unit", "trials", "speedup", "signature", "kernel"):
+        assert key in row
+    assert row["trials"] == 3 and row["best"] <= row["default"] * 1.0000001
+    assert png.stat().st_size > 1000 and png.read_bytes()[:4] == b"\x89PNG"
+    text = _cli("tune", "--report", db, "--plot", "none")
+    assert text.returncode == 0 and "conv2d_f32" in text.stdout
+
+
+def test_rerun_resumes(tuned, tmp_path):
+    d, model, db, _ = tuned
+    copy = tmp_path / "db.jsonl"
+    copy.write_text(db.read_text() + "this line is not JSON\n")
+    proc = _cli("tune", model, "--trials", 4, "--db", copy, "--searcher", "random", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("skipped 1 unreadable") == 1
+    kinds = [json.loads(line)["kind"] for line in copy.read_text().splitlines()[:-1] if line.startswith("{")]
+    assert kinds.count("trial") == 4                  # one more, not four more
+
+
+def test_convert_and_inspect_use_the_records(tuned):
+    d, model, db, _ = tuned
+    env = {"TINYJIT_TUNED_DB": str(db)}
+    assert _cli("convert", model, "-o", d / "m.tjm", env=env).returncode == 0
+    report = json.loads(_cli("inspect", d / "m.tjm", "--json").stdout)
+    (conv,) = [op for op in report["ops"] if op["op"] == "Conv"]
+    best = [json.loads(line) for line in db.read_text().splitlines()][-1]
+    assert conv["tuned"] and conv["schedule"] == best["schedule"]
+    assert "(tuned)" in _cli("inspect", d / "m.tjm").stdout
+    untuned = json.loads(_cli("inspect", model, "--json", env={"TINYJIT_TUNED_DB": str(d / "none.jsonl")}).stdout)
+    assert not any(op["tuned"] for op in untuned["ops"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--target", "z80"], "unknown target"),
+    (["--searcher", "annealing"], "unknown searcher"),
+    (["--trials", "0"], "at least 1"),
+])
+def test_bad_arguments(tuned, args, message):
+    d, model, db, _ = tuned
+    proc = _cli("tune", model, "--db", d / "other.jsonl", *args)
+    assert proc.returncode == 1 and message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_tjm_and_missing_model(tuned):
+    d, model, db, _ = tuned
+    assert _cli("convert", model, "-o", d / "plain.tjm").returncode == 0
+    proc = _cli("tune", d / "plain.tjm", "--db", d / "other.jsonl")
+    assert proc.returncode == 1 and ".onnx/.tflite it was converted from" in proc.stderr
+    proc = _cli("tune")
+    assert proc.returncode == 1 and "--report" in proc.stderr
+    proc = _cli("tune", d / "absent.onnx")
+    assert proc.returncode == 1 and "no such file" in proc.stderr
+
+
+def test_mcu_target_without_qemu_names_the_package(tuned, monkeypatch):
+    """A target whose emulator is not installed: the error says which Debian package brings it."""
+    from tinyjit import targets
+    from tinyjit.errors import TinyJitError
+    from tinyjit.tune import make_runner
+    t = targets.TARGETS["cortex-m4"]
+    monkeypatch.setitem(targets.TARGETS, "cortex-m4", type(t)(**{**t.__dict__, "qemu": ("qemu-system-nowhere",)}))
+    monkeypatch.setattr("shutil.which", lambda name: None if "nowhere" in name else "/usr/bin/" + name)
+    try:
+        make_runner("cortex-m4")
+    except TinyJitError as e:
+        assert t.qemu_package in str(e) or "tinyjit.export" in str(e)
+    else:
+        pytest.fail("no error for a missing emulator")
+
+
+def test_unanswering_ray_address_fails_fast(tuned):
+    pytest.importorskip("ray")
+    d, model, db, _ = tuned
+    t0 = time.monotonic()
+    proc = _cli("tune", model, "--db", d / "other.jsonl", "--ray", "127.0.0.1:9")   # nothing listens there
+    assert proc.returncode == 1 and "no Ray cluster answers at 127.0.0.1:9" in proc.stderr
+    assert time.monotonic() - t0 < 30
