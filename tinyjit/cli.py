@@ -180,6 +180,21 @@ def cmd_verify(args) -> None:
         raise TinyJitError(f"{args.project}: the C output differs from the Python executor's")
 
 
+def cmd_devices(args) -> None:
+    from .deploy import commands
+    commands.devices(args)
+
+
+def cmd_profile(args) -> None:
+    from .deploy import commands
+    commands.profile(args)
+
+
+def cmd_plan(args) -> None:
+    from .deploy import commands
+    commands.plan(args)
+
+
 def _one_line(e: Exception) -> str:
     return " ".join(str(e).split())
 
@@ -323,6 +338,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", "-i", help=".npy/.npz input (default: seeded random data)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("devices", help="the deployment planner's device and link database")
+    p.add_argument("--device-file", action="append", metavar="TOML", help="add or override devices and links")
+    p.add_argument("--sources", action="store_true", help="print where every figure comes from")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_devices)
+
+    p = sub.add_parser("profile", help="per-layer latency, memory and output bytes of a model on a device")
+    p.add_argument("model", help=".tjm (or .onnx/.tflite, converted in memory)")
+    p.add_argument("--device", default="host", help="a device of `tinyjit devices` (default: host, measured)")
+    p.add_argument("--device-file", action="append", metavar="TOML")
+    p.add_argument("--qemu", action="store_true", help="MCU targets: instruction counts from tinyjit export/verify")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_profile)
+
+    p = sub.add_parser("plan", help="standalone, cloud-edge or edge-cluster: plan (and run) a model over devices")
+    p.add_argument("model", help=".tjm (or .onnx/.tflite, converted in memory)")
+    p.add_argument("--devices", required=True, help="comma-separated; the first is where the input comes from")
+    p.add_argument("--links", default="", help="DEV-DEV:LINK,... e.g. esp32-rv1109:wifi,rv1109-server:ethernet")
+    p.add_argument("--device-file", action="append", metavar="TOML")
+    p.add_argument("--objective", default="latency", choices=["latency", "energy"])
+    p.add_argument("--qemu", action="store_true", help="MCU targets: instruction counts from tinyjit export/verify")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--gantt", metavar="PNG", help="draw the winning plan as a Gantt chart")
+    p.add_argument("--execute", action="store_true", help="run the partitions in local processes over TCP")
+    p.add_argument("--emulate", default="device", choices=["device", "host"],
+                   help="--execute: pace compute to the devices' predicted speed, or run at this machine's")
+    p.add_argument("--runs", type=int, default=5, help="--execute: timed runs (median reported)")
+    p.add_argument("--out", metavar="DIR", help="write the partitions (.tjm, and C projects for MCU targets) here")
+    p.add_argument("--ray", metavar="ADDRESS", help="run the partitions as Ray actors on a cluster (tinyjit[distributed])")
+    p.set_defaults(func=cmd_plan)
     return parser
 
 
