@@ -276,7 +276,8 @@ class Builder:
         if code not in RELU_RANGES and code != 4:
             raise UnsupportedError(f"node {node.name}: fused activation function {code} is not supported")
         out = node.outputs[0]
-        if code in RELU_RANGES and node.op in CLAMP_HOSTS:
+        quantized = self.tensor(out).quant is not None and self.tensor(out).dtype.kind in "iu"
+        if code in RELU_RANGES and (node.op in CLAMP_HOSTS or quantized):   # int8 kernels all clamp
             lo, hi = RELU_RANGES[code]
             node.attrs["act_min"] = lo
             if hi is not None:
