@@ -18,8 +18,8 @@ static inline int32_t tj_mve_dot_s8(const int8_t *a, const int8_t *b, int32_t n,
             "vldrb.s16 q0, [%1]\n"
             "vldrb.s16 q1, [%2]\n"
             "vmladava.s16 %0, q0, q1\n"
-            : "+r"(acc)
-            : "r"(a + i), "r"(b + i)
+            : "+Te"(acc)                      /* VMLADAVA wants an even register */
+            : "l"(a + i), "l"(b + i)          /* VLDRB.S16 wants r0-r7 */
             : "q0", "q1", "memory");
     }
     return acc;

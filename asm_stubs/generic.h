@@ -22,9 +22,27 @@ static inline float clamp_f32(float v, float lo, float hi)
 #endif
 
 #ifndef TJ_HAVE_fma_f32
+/* a * b + c rounded once. With a hardware FMA (Cortex-M4F/M7/M55, RV64GC) that is one instruction;
+ * elsewhere libm's fmaf is not always exact (soft-float builds), so: the product is exact in
+ * double, the sum is rounded to odd, and the one rounding to float is then correct. */
 static inline float fma_f32(float a, float b, float c)
 {
-    return fmaf(a, b, c);               /* a * b + c rounded once */
+#if defined(__FP_FAST_FMAF)
+    return __builtin_fmaf(a, b, c);
+#else
+    double p = (double)a * (double)b;
+    double s = p + (double)c;
+    if (s == s && s - s == 0 && s != 0) {       /* finite, non-zero: make the rounding odd */
+        double v = s - p;
+        double err = (p - (s - v)) + ((double)c - v);
+        union { double d; uint64_t u; } bits = {s};
+        if (err != 0 && !(bits.u & 1)) {
+            bits.u += ((err > 0) == (s > 0)) ? 1 : (uint64_t)-1;
+            s = bits.d;
+        }
+    }
+    return (float)s;
+#endif
 }
 #endif
 

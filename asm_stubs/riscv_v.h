@@ -18,15 +18,16 @@ static inline int32_t tj_rvv_dot_s8(const int8_t *a, const int8_t *b, int32_t n,
             "vsetvli %0, %2, e8, m1, ta, ma\n"
             "vle8.v v1, (%3)\n"
             "vle8.v v2, (%4)\n"
-            "vwmul.vv v4, v1, v2\n"
+            "vwmul.vv v4, v1, v2\n"              /* int16 products in v4-v5 */
+            "vsetivli zero, 1, e32, m1, ta, ma\n"
+            "vmv.s.x v8, zero\n"                 /* a 32-bit zero for the widening sum */
             "vsetvli zero, %0, e16, m2, ta, ma\n"
-            "vmv.s.x v8, zero\n"
-            "vwredsum.vs v8, v4, v8\n"
-            "vsetvli zero, %0, e32, m1, ta, ma\n"
+            "vwredsum.vs v8, v4, v8\n"           /* v8[0] (int32) = sum of the int16 products */
+            "vsetivli zero, 1, e32, m1, ta, ma\n"
             "vmv.x.s %1, v8\n"
             : "=&r"(vl), "=&r"(part)
             : "r"((long)n), "r"(a), "r"(b)
-            : "v1", "v2", "v4", "v5", "v8", "memory");
+            : "memory");   /* gcc 12 allocates no vector registers itself: v1-v8 need no clobbers */
         total += part;
         a += vl;
         b += vl;

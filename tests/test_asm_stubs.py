@@ -1,0 +1,227 @@
+"""Every primitive of kernels/primitives.py, in every asm_stubs/ header, equals its Python
+definition bit for bit: on edge operands (-128, 127, INT32_MIN, INT32_MAX, shifts 0..31, ...) and
+random ones, compiled for each ISA and run under QEMU (natively for x86 and generic C)."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numba
+import numpy as np
+import pytest
+
+from tinyjit import targets
+from tinyjit.export import lower, project
+
+N = 4096
+I32_EDGES = [-2**31, -2**31 + 1, -2**30 - 1, -2**30, -32769, -32768, -129, -128, -127, -2, -1, 0, 1, 2,
+             126, 127, 128, 255, 256, 32767, 32768, 2**30 - 1, 2**30, 2**31 - 2, 2**31 - 1]
+# stub header -> the target it is compiled and run for
+STUBS = {"generic.h": ["x86_64", "cortex-m4", "rv32imac"], "x86_sse.h": ["x86_64"],
+         "armv7em_dsp.h": ["cortex-m4", "cortex-m7"], "armv81m_mve.h": ["cortex-m55"],
+         "riscv_base.h": ["rv32imac"], "riscv_v.h": ["rv64gcv"]}
+
+
+def _not_a_stub(name: str) -> bool:
+    return name.startswith("local_array_")   # a lowering construct (a C local array), not a function
+
+
+def _edge_ints(rng, lo, hi, n):
+    edges = np.array([v for v in I32_EDGES if lo <= v <= hi], dtype=np.int64)
+    rand = rng.integers(lo, hi, size=n - len(edges), endpoint=True, dtype=np.int64)
+    return np.concatenate([edges, rand])
+
+
+def _operands(name: str, ptypes: list, rng) -> list[np.ndarray]:
+    """Operands inside each primitive's documented domain, edge values first."""
+    i32 = (-2**31, 2**31 - 1)
+    if name == "rounding_divide_by_pot":
+        x = _edge_ints(rng, *i32, N)
+        return [x, np.arange(N) % 32]
+    if name == "multiply_by_quantized_multiplier":
+        x = _edge_ints(rng, *i32, N)
+        mult = rng.integers(2**30, 2**31 - 1, size=N, endpoint=True)
+        mult[::17] = 0
+        mult[1::17] = 2**30
+        mult[2::17] = 2**31 - 1
+        shift = np.arange(N) % 62 - 31
+        return [x, mult, shift]
+    if name == "saturating_rounding_doubling_high_mul":
+        a = _edge_ints(rng, *i32, N)
+        b = np.concatenate([_edge_ints(rng, *i32, N)[::-1]])
+        b[:len(I32_EDGES)] = np.array(I32_EDGES)         # every edge against every other, somewhere
+        a[-len(I32_EDGES):] = np.array(I32_EDGES)
+        b[-len(I32_EDGES):] = np.array(I32_EDGES)       # includes INT32_MIN * INT32_MIN
+        return [a, b]
+    out = []
+    for t in ptypes:
+        if t == numba.types.int64:
+            v = _edge_ints(rng, -2**63, 2**63 - 1, N)
+            v[-8:] = [2**31, 2**32 + 5, -2**31 - 1, -2**40, 2**63 - 1, -2**63, 0xFFFFFFFF, 0x80000000]
+            out.append(v)
+        elif lower.is_int(t):
+            lo, hi = lower.INT_LIMITS[t]
+            out.append(_edge_ints(rng, lo, hi, N))
+        elif t == numba.types.float32:
+            v = (rng.standard_normal(N) * 100).astype(np.float32)
+            v[:12] = [0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, 3.4e38, -3.4e38, 1e-40, -1e-40, 0.5, 6.0]
+            out.append(v)
+        else:
+            pytest.fail(f"{name}: no operand generator for {t}")
+    if name == "clamp_f32":       # lo <= hi, as a clamp is called
+        lo, hi = np.minimum(out[1], out[2]), np.maximum(out[1], out[2])
+        out[1], out[2] = lo, hi
+    return out
+
+
+def _python_reference(name: str, fn, arity: int):
+    """A jitted loop applying the primitive (a Numba function or intrinsic) element-wise."""
+    args = ", ".join(f"a{i}[i]" for i in range(arity))
+    params = ", ".join(f"a{i}" for i in range(arity))
+    src = f"def run({params}, out):\n    for i in range(out.shape[0]):\n        out[i] = prim({args})\n"
+    ns = {"prim": fn}
+    exec(src, ns)
+    return numba.njit(ns["run"])
+
+
+def _cases():
+    protos = lower.primitive_prototypes()
+    prims = lower.primitive_functions()
+    return protos, prims
+
+
+def test_every_primitive_has_a_c_stub():
+    protos, prims = _cases()
+    missing = sorted(n for n in set(prims) - set(protos) if not _not_a_stub(n))
+    assert not missing, f"primitives with no C definition in asm_stubs/generic.h: {missing}"
+
+
+def _c_program(stub: str, names: list, protos: dict) -> str:
+    lines = ['#include <stdint.h>', '#include <stdbool.h>', f'#include "{stub}"', '#include "tj_platform.h"',
+             f"#define N {N}", "static uint8_t in_buf[N * 8 * 3];", "static uint8_t out_buf[N * 8];", "",
+             "int main(void)", "{", '    int in = tj_open("operands.bin", 0), out = tj_open("results.bin", 1);',
+             "    if (in < 0 || out < 0) return 1;"]
+    for name in names:
+        ret, ptypes = protos[name]
+        offs, off = [], 0
+        for t in ptypes:
+            offs.append(off)
+            off += N * np.dtype(str(t)).itemsize
+        lines.append(f"    if (tj_read(in, in_buf, {off}) != {off}) return 2;")
+        lines.append(f"    for (int i = 0; i < N; i++) {{")
+        args = ", ".join(f"(({lower.ctype(t)} *)(in_buf + {o}))[i]" for t, o in zip(ptypes, offs))
+        lines.append(f"        (({lower.ctype(ret)} *)out_buf)[i] = {name}({args});")
+        lines.append("    }")
+        lines.append(f"    tj_write(out, out_buf, N * sizeof({lower.ctype(ret)}));")
+    lines += ["    tj_close(in);", "    tj_close(out);", '    tj_puts("tinyjit-stats counter=0 unit_ppm=0 stack=0\\n");',
+              "    return 0;", "}", ""]
+    return "\n".join(lines)
+
+
+def _build_and_run(tmp: Path, stub: str, target: str, program: str) -> None:
+    t = targets.get(target)
+    if shutil.which(t.cc) is None or (t.qemu and shutil.which(t.qemu[0]) is None):
+        pytest.fail(f"{t.cc} / {t.qemu[:1]} missing: run scripts/install-test-deps.sh "
+                    f"(Debian packages {t.cc_package} {t.qemu_package})")
+    for name in project.stub_closure(stub):
+        (tmp / name).write_text(project.stub_text(name))
+    (tmp / "tj_platform.h").write_text(project.template("tj_platform.h"))
+    (tmp / "test.c").write_text(program)
+    flags = list(t.cflags) + ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-I", str(tmp)]
+    if t.native:
+        (tmp / "platform_host.c").write_text(project.template("platform_host.c"))
+        srcs = ["test.c", "platform_host.c"]
+        cmd = [t.cc, *flags, *srcs, "-o", "test.elf", "-lm"]
+    else:
+        (tmp / "platform_semihost.c").write_text(project.template("platform_semihost.c"))
+        startup = "startup_arm.c" if t.arch == "arm" else "startup_riscv.S"
+        (tmp / startup).write_text(project.template(startup))
+        w = project.Writer.__new__(project.Writer)
+        w.target = t
+        (tmp / "link.ld").write_text(w.linker_script())
+        spec = ["--specs=nano.specs"] if t.arch == "arm" else ["--specs=picolibc.specs"]
+        cmd = [t.cc, *spec, *flags, "-DTJ_NS_PER_TICK_PPM=0", "test.c", "platform_semihost.c", startup,
+               "-o", "test.elf", "-nostartfiles", "-T", "link.ld", "-lm", "-lc", "-lgcc"]
+    proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
+    assert proc.returncode == 0, f"{stub} for {target} does not compile:\n{proc.stderr[-3000:]}"
+    run = [str(tmp / "test.elf")] if t.native else [*t.qemu, "-kernel", "test.elf"]
+    proc = subprocess.run(run, cwd=tmp, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"{stub} on {target}: exit {proc.returncode} {proc.stdout[-500:]} {proc.stderr[-500:]}"
+
+
+@pytest.mark.parametrize("stub,target", [(s, t) for s, ts in STUBS.items() for t in ts])
+def test_stub_equals_python(stub, target, tmp_path):
+    protos, prims = _cases()
+    names = sorted(n for n in protos if n in prims)
+    rng = np.random.default_rng(1234)
+    operands, expected = {}, {}
+    blob = bytearray()
+    for name in names:
+        ret, ptypes = protos[name]
+        ops = [np.asarray(o).astype(str(t)) for o, t in zip(_operands(name, ptypes, rng), ptypes)]
+        operands[name] = ops
+        ref = _python_reference(name, prims[name], len(ptypes))
+        out = np.zeros(N, dtype=np.float64 if lower.is_float(ret) else np.int64)
+        ref(*ops, out)
+        expected[name] = out.astype(str(ret))
+        for o in ops:
+            blob += o.tobytes()
+    (tmp_path / "operands.bin").write_bytes(bytes(blob))
+    _build_and_run(tmp_path, stub, target, _c_program(stub, names, protos))
+    raw = (tmp_path / "results.bin").read_bytes()
+    pos = 0
+    failures = []
+    for name in names:
+        ret = protos[name][0]
+        n = N * np.dtype(str(ret)).itemsize
+        got = np.frombuffer(raw[pos:pos + n], dtype=str(ret))
+        pos += n
+        want = expected[name]
+        if ret == numba.types.float32:   # bit for bit; a NaN's sign and payload are the FPU's own
+            same = (got.view(np.uint32) == want.view(np.uint32)) | (np.isnan(got) & np.isnan(want))
+        else:
+            same = got == want
+        if not same.all():
+            i = int(np.flatnonzero(~same)[0])
+            args = ", ".join(str(o[i]) for o in operands[name])
+            failures.append(f"{name}({args}) = {got[i]} in C, {want[i]} in Python ({int((~same).sum())} of {N} differ)")
+    assert not failures, f"{stub} on {target}:\n" + "\n".join(failures)
+
+
+def _dot_program(fn: str, stub: str) -> str:
+    return f"""#include <stdint.h>
+#include "{stub}"
+#include "tj_platform.h"
+static int8_t a[4096], b[4096];
+static int32_t r[64];
+int main(void)
+{{
+    int in = tj_open("operands.bin", 0), out = tj_open("results.bin", 1);
+    if (in < 0 || out < 0) return 1;
+    tj_read(in, a, sizeof a);
+    tj_read(in, b, sizeof b);
+    for (int k = 0; k < 64; k++)
+        r[k] = {fn}(a + 64 * k, b + 64 * k, 8 * (k % 8 + 1), k - 32);
+    tj_write(out, r, sizeof r);
+    tj_close(in);
+    tj_close(out);
+    return 0;
+}}
+"""
+
+
+@pytest.mark.parametrize("stub,fn,target", [("armv81m_mve.h", "tj_mve_dot_s8", "cortex-m55"),
+                                            ("riscv_v.h", "tj_rvv_dot_s8", "rv64gcv")])
+def test_vector_dot_products(stub, fn, target, tmp_path):
+    """The int8 dot products of the vector headers (for kernels that use them) against numpy."""
+    rng = np.random.default_rng(7)
+    a = rng.integers(-128, 127, 4096, endpoint=True).astype(np.int8)
+    b = rng.integers(-128, 127, 4096, endpoint=True).astype(np.int8)
+    a[:64], b[:64] = -128, -128
+    (tmp_path / "operands.bin").write_bytes(a.tobytes() + b.tobytes())
+    _build_and_run(tmp_path, stub, target, _dot_program(fn, stub))
+    got = np.frombuffer((tmp_path / "results.bin").read_bytes(), np.int32)
+    want = [int(np.dot(a[64 * k:64 * k + 8 * (k % 8 + 1)].astype(np.int64),
+                       b[64 * k:64 * k + 8 * (k % 8 + 1)].astype(np.int64))) + k - 32 for k in range(64)]
+    assert got.tolist() == want
