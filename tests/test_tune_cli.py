@@ -6,7 +6,9 @@ import time
 
 import pytest
 
-from tune_helpers import write_tiny_conv
+from tune_helpers import TUNE_KERNELS, write_matmul, write_tiny_conv
+
+KERNELS = ("--kernels", TUNE_KERNELS)
 
 
 def _cli(*args, env=None):
@@ -19,9 +21,9 @@ def _cli(*args, env=None):
 @pytest.fixture(scope="module")
 def tuned(tmp_path_factory):
     d = tmp_path_factory.mktemp("tune")
-    model = write_tiny_conv(d / "tiny.onnx", c_out=8, hw=6)
+    model = write_matmul(d / "mm.onnx", m=4, k=16, n=16)
     db = d / "x86_64.jsonl"
-    proc = _cli("tune", model, "--trials", 3, "--db", db, "--searcher", "random", "--no-progress")
+    proc = _cli("tune", model, "--trials", 3, "--db", db, "--searcher", "random", "--no-progress", *KERNELS)
     assert proc.returncode == 0, proc.stderr
     return d, model, db, proc
 
@@ -30,8 +32,8 @@ def test_tune_writes_records_and_prints_the_table(tuned):
     d, model, db, proc = tuned
     lines = [json.loads(line) for line in db.read_text().splitlines()]
     assert [r["kind"] for r in lines] == ["trial"] * 3 + ["best"]
-    assert {r["unit"] for r in lines} == {"s"} and all(r["signature"].startswith("Conv(") for r in lines)
-    assert "conv2d_f32" in proc.stdout and "speedup" in proc.stdout
+    assert {r["unit"] for r in lines} == {"s"} and all(r["signature"].startswith("TiledMatMul(") for r in lines)
+    assert "tiled_matmul" in proc.stdout and "speedup" in proc.stdout
 
 
 def test_report_json_and_plot(tuned):
@@ -45,14 +47,14 @@ def test_report_json_and_plot(tuned):
     assert row["trials"] == 3 and row["best"] <= row["default"] * 1.0000001
     assert png.stat().st_size > 1000 and png.read_bytes()[:4] == b"\x89PNG"
     text = _cli("tune", "--report", db, "--plot", "none")
-    assert text.returncode == 0 and "conv2d_f32" in text.stdout
+    assert text.returncode == 0 and "tiled_matmul" in text.stdout
 
 
 def test_rerun_resumes(tuned, tmp_path):
     d, model, db, _ = tuned
     copy = tmp_path / "db.jsonl"
     copy.write_text(db.read_text() + "this line is not JSON\n")
-    proc = _cli("tune", model, "--trials", 4, "--db", copy, "--searcher", "random", "--no-progress")
+    proc = _cli("tune", model, "--trials", 4, "--db", copy, "--searcher", "random", "--no-progress", *KERNELS)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.count("skipped 1 unreadable") == 1
     kinds = [json.loads(line)["kind"] for line in copy.read_text().splitlines()[:-1] if line.startswith("{")]
@@ -62,14 +64,14 @@ def test_rerun_resumes(tuned, tmp_path):
 def test_convert_and_inspect_use_the_records(tuned):
     d, model, db, _ = tuned
     env = {"TINYJIT_TUNED_DB": str(db)}
-    assert _cli("convert", model, "-o", d / "m.tjm", env=env).returncode == 0
+    assert _cli("convert", model, "-o", d / "m.tjm", *KERNELS, env=env).returncode == 0
     report = json.loads(_cli("inspect", d / "m.tjm", "--json").stdout)
-    (conv,) = [op for op in report["ops"] if op["op"] == "Conv"]
+    (op,) = report["ops"]
     best = [json.loads(line) for line in db.read_text().splitlines()][-1]
-    assert conv["tuned"] and conv["schedule"] == best["schedule"]
+    assert op["tuned"] and op["schedule"] == best["schedule"]
     assert "(tuned)" in _cli("inspect", d / "m.tjm").stdout
-    untuned = json.loads(_cli("inspect", model, "--json", env={"TINYJIT_TUNED_DB": str(d / "none.jsonl")}).stdout)
-    assert not any(op["tuned"] for op in untuned["ops"])
+    untuned = _cli("inspect", model, "--json", *KERNELS, env={"TINYJIT_TUNED_DB": str(d / "none.jsonl")})
+    assert not any(op["tuned"] for op in json.loads(untuned.stdout)["ops"])
 
 
 @pytest.mark.parametrize("args, message", [
@@ -79,13 +81,13 @@ def test_convert_and_inspect_use_the_records(tuned):
 ])
 def test_bad_arguments(tuned, args, message):
     d, model, db, _ = tuned
-    proc = _cli("tune", model, "--db", d / "other.jsonl", *args)
+    proc = _cli("tune", model, "--db", d / "other.jsonl", *KERNELS, *args)
     assert proc.returncode == 1 and message in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_tjm_and_missing_model(tuned):
     d, model, db, _ = tuned
-    assert _cli("convert", model, "-o", d / "plain.tjm").returncode == 0
+    assert _cli("convert", model, "-o", d / "plain.tjm", *KERNELS).returncode == 0
     proc = _cli("tune", d / "plain.tjm", "--db", d / "other.jsonl")
     assert proc.returncode == 1 and ".onnx/.tflite it was converted from" in proc.stderr
     proc = _cli("tune")
@@ -114,6 +116,15 @@ def test_unanswering_ray_address_fails_fast(tuned):
     pytest.importorskip("ray")
     d, model, db, _ = tuned
     t0 = time.monotonic()
-    proc = _cli("tune", model, "--db", d / "other.jsonl", "--ray", "127.0.0.1:9")   # nothing listens there
+    proc = _cli("tune", model, "--db", d / "other.jsonl", "--ray", "127.0.0.1:9", *KERNELS)   # nothing listens there
     assert proc.returncode == 1 and "no Ray cluster answers at 127.0.0.1:9" in proc.stderr
     assert time.monotonic() - t0 < 30
+
+
+def test_builtin_conv_model(tmp_path):
+    """A model of built-in kernels only, through the command line, one trial (the default)."""
+    model = write_tiny_conv(tmp_path / "tiny.onnx", c_out=8, hw=6)
+    proc = _cli("tune", model, "--trials", 1, "--db", tmp_path / "t.jsonl", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(_cli("tune", "--report", tmp_path / "t.jsonl", "--json", "--plot", "none").stdout)
+    assert all(r["speedup"] == 1.0 and r["trials"] == 1 for r in rows)

@@ -71,10 +71,10 @@ def test_best_rule_decision_wins_else_fastest_error_free_trial():
 
 
 def test_schedule_lookup_uses_records_and_ignores_stale_values(tmp_path, monkeypatch):
-    from tune_helpers import conv_graph
-    graph = conv_graph()
-    node = next(n for n in graph.nodes if n.op == "Conv")
-    k = by_name("conv2d_f32")
+    from tune_helpers import matmul_graph
+    graph = matmul_graph()
+    node = graph.nodes[0]
+    k = by_name("tiled_matmul")
     sig = schedules.signature(node, graph)
     path = tmp_path / "x86_64.jsonl"
     other = next(v for v in k.schedule_space["MR"] if v != k.default_schedule()["MR"])
@@ -89,17 +89,17 @@ def test_schedule_lookup_uses_records_and_ignores_stale_values(tmp_path, monkeyp
     path.write_text(json.dumps({"kernel": k.name, "signature": sig, "schedule": {"MR": other}}) + "\n")
     monkeypatch.setenv("TINYJIT_TUNED_DB", str(path))
     from tinyjit.plan import build
-    step = next(s for s in build(graph, "x86_64").steps if s.op == "Conv")
+    (step,) = build(graph, "x86_64").steps
     assert step.tuned and step.schedule["MR"] == other
 
 
 @pytest.mark.parametrize("text", ["\0\0\0garbage", "[1, 2, 3]\n", '{"kernel": 1, "signature": 2, "schedule": 3}\n'])
 def test_plan_building_survives_a_corrupt_record_file(tmp_path, monkeypatch, text):
-    from tune_helpers import conv_graph
+    from tune_helpers import matmul_graph
     path = tmp_path / "bad.jsonl"
     path.write_bytes(text.encode())
     monkeypatch.setenv("TINYJIT_TUNED_DB", str(path))
     from tinyjit.plan import build
     with pytest.warns(UserWarning, match="skipped 1"):
-        plan = build(conv_graph(), "x86_64")
+        plan = build(matmul_graph(), "x86_64")
     assert not any(s.tuned for s in plan.steps)

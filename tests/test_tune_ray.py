@@ -11,7 +11,7 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from tinyjit.tune import tune_model  # noqa: E402
-from tune_helpers import tiny_conv_model  # noqa: E402
+from tune_helpers import matmul_graph  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def _sequence(path):
 
 
 def test_ray_run_proposes_what_a_local_run_proposes(local_ray, tmp_path):
-    model = tiny_conv_model(c_out=16, hw=8).SerializeToString()
+    model = matmul_graph(m=4, k=16, n=32)         # a user kernel: the workers load its file too
     kw = dict(target="x86_64", trials=6, searcher="random", seed=11, batch=3, progress=False)
     tune_model(model, db=tmp_path / "local.jsonl", **kw)
     tune_model(model, db=tmp_path / "ray.jsonl", ray="auto", **kw)
@@ -44,7 +44,7 @@ def test_deterministic_runner_gives_identical_records_on_ray(local_ray, tmp_path
 
     import test_tune_tuner
     ray.cloudpickle.register_pickle_by_value(test_tune_tuner)   # the workers cannot import tests/
-    model = tiny_conv_model(c_out=32, hw=12).SerializeToString()
+    model = matmul_graph(m=8, k=16, n=32)
     kw = dict(target="x86_64", trials=10, searcher="model", seed=5, batch=4, progress=False)
     tune_model(model, db=tmp_path / "local.jsonl", runner=test_tune_tuner.CountingRunner(), **kw)
     tune_model(model, db=tmp_path / "ray.jsonl", runner=test_tune_tuner.CountingRunner(), ray="auto", **kw)

@@ -7,31 +7,33 @@ from tinyjit.tune.db import Database
 from tinyjit.tune.runners import HostRunner, compare
 from tinyjit.tune.task import extract
 from tinyjit.tune.tuner import tune_tasks
-from tune_helpers import conv_graph, scale2_graph
+from tune_helpers import matmul_graph, scale2_graph
 
 FAST = dict(min_sample=2e-4, repeats=3, warmup=0.0)
 
 
 @pytest.fixture(scope="module")
-def conv_task():
-    (task,) = extract(conv_graph(c_out=8, hw=6), "x86_64")
+def mm_task():
+    (task,) = extract(matmul_graph(m=6, k=16, n=24), "x86_64")
     return task
 
 
-def test_candidates_run_with_real_shapes_and_match_the_default(conv_task):
+def test_candidates_run_with_real_shapes_and_match_the_default(mm_task):
     runner = HostRunner(**FAST)
-    ref = runner.reference(conv_task)
-    assert ref[0].shape == (1, 6, 6, 8) and np.isfinite(ref[0]).all()
-    for schedule in conv_task.space().enumerate()[:3]:
-        r = runner.measure_one(conv_task, schedule)
+    ref = runner.reference(mm_task)
+    assert ref[0].shape == (6, 24) and np.isfinite(ref[0]).all()
+    w = mm_task.graph.tensors["w"].data
+    np.testing.assert_allclose(ref[0], mm_task.inputs(0)["x"] @ w, rtol=1e-5, atol=1e-5)
+    for schedule in mm_task.space().enumerate()[:3]:
+        r = runner.measure_one(mm_task, schedule)
         assert r.error is None and r.value > 0 and r.samples >= 3
 
 
-def test_layer_plan_runs_like_the_kernel_calls(conv_task):
+def test_layer_plan_runs_like_the_kernel_calls(mm_task):
     runner = HostRunner(**FAST)
-    plan = conv_task.plan({"MR": 2, "NR": 8})
-    (out,) = InferenceSession(plan).run(None, conv_task.inputs(0))
-    np.testing.assert_allclose(out, runner.reference(conv_task)[0], rtol=1e-5, atol=1e-5)
+    plan = mm_task.plan({"MR": 4, "NR": 16})
+    (out,) = InferenceSession(plan).run(None, mm_task.inputs(0))
+    np.testing.assert_allclose(out, runner.reference(mm_task)[0], rtol=1e-5, atol=1e-5)
 
 
 def test_a_wrong_schedule_is_caught_and_never_wins(tmp_path):

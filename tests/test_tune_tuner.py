@@ -7,7 +7,7 @@ from tinyjit.tune.db import Database
 from tinyjit.tune.runners import Result
 from tinyjit.tune.task import extract
 from tinyjit.tune.tuner import tune_tasks
-from tune_helpers import conv_graph
+from tune_helpers import matmul_graph
 
 
 class CountingRunner:
@@ -17,7 +17,7 @@ class CountingRunner:
     deterministic = True
 
     def __init__(self, figure=None, interrupt_after=None):
-        self.figure = figure or (lambda s: 1000 + 100 * abs(s["MR"] - 3) + 10 * abs(math.log2(s["NR"]) - 3))
+        self.figure = figure or (lambda s: 1000 + 100 * abs(s["MR"] - 4) + 10 * abs(math.log2(s["NR"]) - 3))
         self.interrupt_after = interrupt_after
         self.measured = []
 
@@ -34,7 +34,7 @@ class CountingRunner:
 
 @pytest.fixture(scope="module")
 def task():
-    (t,) = extract(conv_graph(c_out=32, hw=12), "x86_64")
+    (t,) = extract(matmul_graph(m=8, k=16, n=32), "x86_64")       # 4 x 4 schedules
     return t
 
 
@@ -44,7 +44,7 @@ def test_records_and_decision(task, tmp_path):
     (s,) = tune_tasks([task], runner, db, trials=100, searcher="model", progress=False)
     assert runner.measured[0] == task.default                    # the baseline first
     assert s.trials == task.space().size == len(runner.measured)  # capped at the space
-    assert s.best_schedule == {"MR": 3, "NR": 8} and s.best == 1000
+    assert s.best_schedule == {"MR": 4, "NR": 8} and s.best == 1000
     assert s.default == runner.figure(task.default) and s.speedup == s.default / 1000
     kinds = [r["kind"] for r in db.records]
     assert kinds.count("best") == 1 and kinds[-1] == "best"
@@ -104,7 +104,7 @@ class LuckyRunner(CountingRunner):
 
 
 def test_a_lucky_sample_does_not_win_the_confirmation(task, tmp_path):
-    lucky = {"MR": 2, "NR": 8}
+    lucky = {"MR": 1, "NR": 4}
     runner = LuckyRunner(lucky)
     (s,) = tune_tasks([task], runner, Database(tmp_path / "t.jsonl"), trials=100, searcher="random", progress=False)
     assert runner.finalists[0] == task.default and lucky in runner.finalists and len(runner.finalists) == 4

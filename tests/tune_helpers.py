@@ -47,3 +47,26 @@ def scale2_graph(n=10):
     from tinyjit.registry import load_kernels
     load_kernels(TUNE_KERNELS)
     return passes.optimize(import_model(scale2_model(n).SerializeToString()))
+
+
+def matmul_model(m=6, k=16, n=24, seed=0):
+    """One test.tune::TiledMatMul node (tests/data/tune_kernels/tiled_matmul.py) with constant weights."""
+    w = np.random.default_rng(seed).standard_normal((k, n)).astype(np.float32)
+    node = helper.make_node("TiledMatMul", ["x", "w"], ["y"], name="mm", domain="test.tune")
+    g = helper.make_graph([node], "tiled", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [m, k])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                          [numpy_helper.from_array(w, "w")])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("test.tune", 1)])
+
+
+def write_matmul(path, **kw):
+    path.write_bytes(matmul_model(**kw).SerializeToString())
+    return path
+
+
+def matmul_graph(**kw):
+    from tinyjit import passes
+    from tinyjit.pipeline import import_model
+    from tinyjit.registry import load_kernels
+    load_kernels(TUNE_KERNELS)
+    return passes.optimize(import_model(matmul_model(**kw).SerializeToString()))

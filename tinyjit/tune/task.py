@@ -38,8 +38,12 @@ class Task:
     def node(self) -> Node:
         return self.graph.nodes[0]
 
+    kernel_file: str | None = None   # a user kernel's file, loaded again where the task runs (Ray workers)
+
     @property
     def k(self):
+        if self.kernel_file and self.kernel not in kernel_registry._BY_NAME:
+            kernel_registry.load_kernels(self.kernel_file)
         return kernel_registry.by_name(self.kernel)
 
     @property
@@ -252,10 +256,18 @@ def extract(graph: Graph, target: str, tuned_path=None, min_points: int = 2) -> 
         default = dict(k.default_schedule())
         default.update({n: v for n, v in sched.defaults.get(k.name, {}).items() if n in default})
         tasks[key] = Task(k.name, sig, _one_node_graph(graph, node), target, default,
-                          macs=macs.get(node.name, 0), nodes=[node.name], memory=memory)
+                          macs=macs.get(node.name, 0), nodes=[node.name], memory=memory,
+                          kernel_file=_user_kernel_file(k))
     out = [t for t in tasks.values() if _space_points(t) >= min_points]
     out.sort(key=lambda t: -t.macs * t.count)
     return out
+
+
+def _user_kernel_file(k) -> str | None:
+    module = k.module
+    if module is None or module.__name__.startswith("tinyjit.kernels."):
+        return None
+    return inspect.getsourcefile(module)
 
 
 def _space_points(t: Task) -> int:
