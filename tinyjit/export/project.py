@@ -382,7 +382,7 @@ SECTIONS
             harness = f"main.c platform_semihost.c {startup}"
             ppm = TICK_NS_PPM.get(t.qemu[t.qemu.index("-M") + 1], 0) if t.arch == "arm" else 1_000_000
             cflags += f" -DTJ_NS_PER_TICK_PPM={ppm}"
-            libs = "--specs=nano.specs -lm -lc -lgcc" if t.arch == "arm" else "--specs=picolibc.specs -lm -lc -lgcc"
+            libs = "--specs=nano.specs -lm -lc -lgcc" if t.arch == "arm" else "-lm -lc -lgcc"   # picolibc.specs is in CFLAGS
             if t.arch == "riscv":
                 cflags = "--specs=picolibc.specs " + cflags
             ldflags = f"-nostartfiles -T link.ld -Wl,--gc-sections {libs}"
@@ -427,7 +427,7 @@ clean:
             value = TICK_NS_PPM.get(t.qemu[t.qemu.index("-M") + 1], 0) if t.arch == "arm" else 1_000_000
             ppm = f" -DTJ_NS_PER_TICK_PPM={value}"
         libs = ("m" if t.native else
-                ("--specs=nano.specs m c gcc" if t.arch == "arm" else "--specs=picolibc.specs m c gcc"))
+                ("--specs=nano.specs m c gcc" if t.arch == "arm" else "m c gcc"))
         link = "" if t.native else f"\ntarget_link_options(model.elf PRIVATE -nostartfiles -T${{CMAKE_SOURCE_DIR}}/link.ld -Wl,--gc-sections)"
         system = "" if t.native else "set(CMAKE_SYSTEM_NAME Generic)\nset(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)\n"
         spec = " --specs=picolibc.specs" if t.arch == "riscv" else ""
