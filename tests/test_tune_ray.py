@@ -1,5 +1,6 @@
 """--ray: the same candidates as a local run with the same seed; clear errors for bad addresses."""
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -88,3 +89,17 @@ def test_a_server_that_never_answers_times_out(tmp_path):
         srv.close()
     assert proc.returncode != 0 and f"127.0.0.1:{port}" in proc.stderr
     assert "TinyJitError" in proc.stderr and elapsed < 30
+
+
+@pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
+                    reason="needs gcc-arm-none-eabi and qemu-system-arm")
+def test_qemu_counts_on_ray_equal_a_local_run(local_ray, tmp_path):
+    graph = matmul_graph(m=4, k=8, n=8)
+    kw = dict(target="cortex-m4", trials=4, searcher="model", seed=4, batch=2, progress=False)
+    tune_model(graph, db=tmp_path / "local.jsonl", **kw)
+    tune_model(graph, db=tmp_path / "ray.jsonl", ray="auto", **kw)
+
+    def records(name):
+        keep = ("kind", "schedule", "value", "default_value", "error")
+        return [{k: r.get(k) for k in keep} for r in map(json.loads, (tmp_path / name).read_text().splitlines())]
+    assert records("local.jsonl") == records("ray.jsonl") and len(records("ray.jsonl")) == 5
