@@ -76,6 +76,64 @@ static inline int32_t tj_smlad(uint32_t a, uint32_t b, int32_t acc)
     return r;
 }
 
+static inline uint32_t tj_load32(const void *p)   /* LDR: unaligned access is fine on Armv7E-M */
+{
+    uint32_t v;
+    __builtin_memcpy(&v, p, 4);
+    return v;
+}
+
+/* int16 dot product: SMLAD does two multiply-accumulates per instruction */
+#define TJ_HAVE_tj_dot_i16_i16 1
+static inline int32_t tj_dot_i16_i16(const int16_t *a, const int16_t *b, int32_t n, int32_t acc)
+{
+    for (int32_t blocks = n >> 2; blocks > 0; blocks--, a += 4, b += 4) {
+        acc = tj_smlad(tj_load32(a), tj_load32(b), acc);
+        acc = tj_smlad(tj_load32(a + 2), tj_load32(b + 2), acc);
+    }
+    for (int32_t rest = n & 3; rest > 0; rest--)
+        acc += (int32_t)*a++ * (int32_t)*b++;
+    return acc;
+}
+
+/* int8 dot product: SXTB16 widens bytes 0,2 and (rotated) 1,3 of a word to int16 pairs, two SMLADs
+ * then do four multiply-accumulates (CMSIS-NN's arm_nn_read_q7x4 + __SMLAD) */
+#define TJ_HAVE_tj_dot_i8_i8 1
+static inline int32_t tj_dot_i8_i8(const int8_t *a, const int8_t *b, int32_t n, int32_t acc)
+{
+    for (int32_t blocks = n >> 2; blocks > 0; blocks--, a += 4, b += 4) {
+        uint32_t va = tj_load32(a), vb = tj_load32(b);
+        acc = tj_smlad(tj_sxtb16(va), tj_sxtb16(vb), acc);
+        acc = tj_smlad(tj_sxtb16_ror8(va), tj_sxtb16_ror8(vb), acc);
+    }
+    for (int32_t rest = n & 3; rest > 0; rest--)
+        acc += (int32_t)*a++ * (int32_t)*b++;
+    return acc;
+}
+
+/* int8 x int16: the int8 side widened by SXTB16 (lanes 0,2 and 1,3), the int16 side repacked to
+ * match with PKHBT/PKHTB */
+#define TJ_HAVE_tj_dot_i8_i16 1
+static inline int32_t tj_dot_i8_i16(const int8_t *a, const int16_t *b, int32_t n, int32_t acc)
+{
+    for (int32_t blocks = n >> 2; blocks > 0; blocks--, a += 4, b += 4) {
+        uint32_t va = tj_load32(a), b01 = tj_load32(b), b23 = tj_load32(b + 2), b02, b13;
+        __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(b02) : "r"(b01), "r"(b23));
+        __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(b13) : "r"(b23), "r"(b01));
+        acc = tj_smlad(tj_sxtb16(va), b02, acc);
+        acc = tj_smlad(tj_sxtb16_ror8(va), b13, acc);
+    }
+    for (int32_t rest = n & 3; rest > 0; rest--)
+        acc += (int32_t)*a++ * (int32_t)*b++;
+    return acc;
+}
+
+#define TJ_HAVE_tj_dot_i16_i8 1
+static inline int32_t tj_dot_i16_i8(const int16_t *a, const int8_t *b, int32_t n, int32_t acc)
+{
+    return tj_dot_i8_i16(b, a, n, acc);
+}
+
 #include "generic.h"
 
 #endif /* TINYJIT_ARMV7EM_DSP_H */

@@ -13,16 +13,47 @@
  * lanes, VMLADAVA multiplies lane by lane and adds the whole vector into a scalar. */
 static inline int32_t tj_mve_dot_s8(const int8_t *a, const int8_t *b, int32_t n, int32_t acc)
 {
-    for (int32_t i = 0; i < n; i += 8) {
+    for (int32_t blocks = n >> 3; blocks > 0; blocks--, a += 8, b += 8) {
         __asm__ volatile(
             "vldrb.s16 q0, [%1]\n"
             "vldrb.s16 q1, [%2]\n"
             "vmladava.s16 %0, q0, q1\n"
             : "+Te"(acc)                      /* VMLADAVA wants an even register */
-            : "l"(a + i), "l"(b + i)          /* VLDRB.S16 wants r0-r7 */
+            : "l"(a), "l"(b)                  /* VLDRB.S16 wants r0-r7 */
             : "q0", "q1", "memory");
     }
     return acc;
 }
+
+/* The lowering's dot products on Helium: 8 lanes per VMLADAVA, the remainder in scalar code. */
+#undef TJ_HAVE_tj_dot_i8_i8
+static inline int32_t tj_mve_dot_i8_i8(const int8_t *a, const int8_t *b, int32_t n, int32_t acc)
+{
+    int32_t m = n & ~7;
+    acc = tj_mve_dot_s8(a, b, m, acc);
+    a += m;
+    b += m;
+    for (int32_t rest = n & 7; rest > 0; rest--)
+        acc += (int32_t)*a++ * (int32_t)*b++;
+    return acc;
+}
+#define tj_dot_i8_i8 tj_mve_dot_i8_i8
+
+static inline int32_t tj_dot_i16_i16_mve(const int16_t *a, const int16_t *b, int32_t n, int32_t acc)
+{
+    for (int32_t blocks = n >> 3; blocks > 0; blocks--, a += 8, b += 8) {
+        __asm__ volatile(
+            "vldrh.s16 q0, [%1]\n"
+            "vldrh.s16 q1, [%2]\n"
+            "vmladava.s16 %0, q0, q1\n"
+            : "+Te"(acc)
+            : "l"(a), "l"(b)
+            : "q0", "q1", "memory");
+    }
+    for (int32_t rest = n & 7; rest > 0; rest--)
+        acc += (int32_t)*a++ * (int32_t)*b++;
+    return acc;
+}
+#define tj_dot_i16_i16 tj_dot_i16_i16_mve
 
 #endif /* TINYJIT_ARMV81M_MVE_H */

@@ -108,4 +108,43 @@ static inline int16_t saturate_int16(int32_t v)
 }
 #endif
 
+/* Dot products: the C lowering turns `for k in range(n): acc += a[base + k] * b[base2 + k]` over
+ * int8/int16 arrays with a provably int32 `acc` into one call of these (ISA headers do them with
+ * SIMD). Not Python primitives: the idiom is the reference (tests/test_asm_stubs.py checks them). */
+#ifndef TJ_HAVE_tj_dot_i8_i8
+static inline int32_t tj_dot_i8_i8(const int8_t *a, const int8_t *b, int32_t n, int32_t acc)
+{
+    for (int32_t i = 0; i < n; i++)
+        acc += (int32_t)a[i] * (int32_t)b[i];
+    return acc;
+}
+#endif
+
+#ifndef TJ_HAVE_tj_dot_i8_i16
+static inline int32_t tj_dot_i8_i16(const int8_t *a, const int16_t *b, int32_t n, int32_t acc)
+{
+    for (int32_t i = 0; i < n; i++)
+        acc += (int32_t)a[i] * (int32_t)b[i];
+    return acc;
+}
+#endif
+
+#ifndef TJ_HAVE_tj_dot_i16_i8
+static inline int32_t tj_dot_i16_i8(const int16_t *a, const int8_t *b, int32_t n, int32_t acc)
+{
+    for (int32_t i = 0; i < n; i++)
+        acc += (int32_t)a[i] * (int32_t)b[i];
+    return acc;
+}
+#endif
+
+#ifndef TJ_HAVE_tj_dot_i16_i16
+static inline int32_t tj_dot_i16_i16(const int16_t *a, const int16_t *b, int32_t n, int32_t acc)
+{
+    for (int32_t i = 0; i < n; i++)
+        acc += (int32_t)a[i] * (int32_t)b[i];
+    return acc;
+}
+#endif
+
 #endif /* TINYJIT_GENERIC_H */

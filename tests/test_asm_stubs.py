@@ -225,3 +225,60 @@ def test_vector_dot_products(stub, fn, target, tmp_path):
     want = [int(np.dot(a[64 * k:64 * k + 8 * (k % 8 + 1)].astype(np.int64),
                        b[64 * k:64 * k + 8 * (k % 8 + 1)].astype(np.int64))) + k - 32 for k in range(64)]
     assert got.tolist() == want
+
+
+def _lowering_dot_program(stub: str) -> str:
+    calls = []
+    for ta in ("i8", "i16"):
+        for tb in ("i8", "i16"):
+            a = "a8" if ta == "i8" else "a16"
+            b = "b8" if tb == "i8" else "b16"
+            calls.append(f"        r[j++] = tj_dot_{ta}_{tb}({a} + off, {b} + off2, n, n - 77);")
+    return f"""#include <stdint.h>
+#include "{stub}"
+#include "tj_platform.h"
+static int8_t a8[1100], b8[1100];
+static int16_t a16[1100], b16[1100];
+static int32_t r[4 * 40];
+int main(void)
+{{
+    int in = tj_open("operands.bin", 0), out = tj_open("results.bin", 1);
+    if (in < 0 || out < 0) return 1;
+    tj_read(in, a8, sizeof a8);
+    tj_read(in, b8, sizeof b8);
+    tj_read(in, a16, sizeof a16);
+    tj_read(in, b16, sizeof b16);
+    int j = 0;
+    for (int t = 0; t < 40; t++) {{
+        int n = t < 20 ? t : 25 * t, off = t % 4, off2 = (t / 4) % 3;
+{chr(10).join(calls)}
+    }}
+    tj_write(out, r, sizeof r);
+    tj_close(in);
+    tj_close(out);
+    return 0;
+}}
+"""
+
+
+@pytest.mark.parametrize("stub,target", [(s, t) for s, ts in STUBS.items() for t in ts])
+def test_lowering_dot_products(stub, target, tmp_path):
+    """tj_dot_<a>_<b>, which the lowering calls for `acc += a[i + k] * b[j + k]` loops, in every
+    stub: lengths 0..19 and up to 975, unaligned starts, int8 and int16 extremes."""
+    rng = np.random.default_rng(11)
+    a8 = rng.integers(-128, 127, 1100, endpoint=True).astype(np.int8)
+    b8 = rng.integers(-128, 127, 1100, endpoint=True).astype(np.int8)
+    a16 = rng.integers(-32768, 32767, 1100, endpoint=True).astype(np.int16)
+    b16 = rng.integers(-32768, 32767, 1100, endpoint=True).astype(np.int16)
+    a8[:40], b8[:40], a16[:40], b16[:40] = -128, -128, -32768, -32768
+    (tmp_path / "operands.bin").write_bytes(a8.tobytes() + b8.tobytes() + a16.tobytes() + b16.tobytes())
+    _build_and_run(tmp_path, stub, target, _lowering_dot_program(stub))
+    got = np.frombuffer((tmp_path / "results.bin").read_bytes(), np.int32)
+    want = []
+    for t in range(40):
+        n, off, off2 = (t if t < 20 else 25 * t), t % 4, (t // 4) % 3
+        for a in (a8, a16):
+            for b in (b8, b16):
+                s = int(np.dot(a[off:off + n].astype(np.int64), b[off2:off2 + n].astype(np.int64))) + n - 77
+                want.append(np.int64(s).astype(np.int32) if -2**31 <= s < 2**31 else np.int32((s + 2**31) % 2**32 - 2**31))
+    assert got.tolist() == [int(w) for w in want]

@@ -951,6 +951,8 @@ class FunctionLowering:
         name = node.target.id
         if name in _loaded_outside_loops(self, name):
             self.error(node, f"loop variable {name!r} read after its loop (C would see the value past the end)")
+        if self._dot_product(node):
+            return
         t = self.c_var_type(name, node)
         args = [self.expr(a) for a in it.args]
         start, stop, step = (E("0", types.int64, const=0), args[0], E("1", types.int64, const=1)) if len(args) == 1 \
@@ -985,6 +987,61 @@ class FunctionLowering:
         self.declared = saved | (self.declared - {name} - _declared_inside(self, node.body))
         self.loop_vars.pop()
         self.emit("}")
+
+    def _dot_product(self, node) -> bool:
+        """``for k in range(n): acc += a[.., base_a + k] * b[.., base_b + k]`` over int8/int16 arrays
+        with an int32 ``acc`` (proved by the range analysis) becomes one call of the stub header's
+        ``tj_dot_<a>_<b>(&a[base_a], &b[base_b], n, acc)`` (SMLAD on Armv7E-M, VMLADAV on MVE): the
+        same sum, since no partial sum in any order can leave int32."""
+        it = node.iter
+        if len(node.body) != 1 or not isinstance(node.body[0], ast.AugAssign):
+            return False
+        if not (len(it.args) == 1 or (len(it.args) == 2 and self.const_value(it.args[0]) == 0)):
+            return False
+        aug = node.body[0]
+        k = node.target.id
+        if not (isinstance(aug.op, ast.Add) and isinstance(aug.target, ast.Name) and aug.target.id != k
+                and isinstance(aug.value, ast.BinOp) and isinstance(aug.value.op, ast.Mult)):
+            return False
+        acc = aug.target.id
+        if acc in self.arrays or self.c_var_type(acc, aug) != types.int32 or not _fits(self.var_ranges.get(acc), types.int32):
+            return False
+        operands = []
+        for side in (aug.value.left, aug.value.right):
+            while (isinstance(side, ast.Call) and len(side.args) == 1 and not side.keywords
+                   and self._callee(side) in ("int", "np.int16", "np.int32", "np.int64")):
+                side = side.args[0]          # widening casts of int8/int16 values change nothing
+            if not (isinstance(side, ast.Subscript) and isinstance(side.value, ast.Name) and side.value.id in self.arrays):
+                return False
+            info = self.arrays[side.value.id]
+            if info.ty not in (types.int8, types.int16):
+                return False
+            idx = side.slice
+            items = list(idx.elts) if isinstance(idx, ast.Tuple) else [idx]
+            if len(items) != len(info.shape) or any(k in _names_in(i) for i in items[:-1]):
+                return False
+            last = items[-1]
+            if isinstance(last, ast.Name) and last.id == k:
+                rest = ast.Constant(0)
+            elif (isinstance(last, ast.BinOp) and isinstance(last.op, ast.Add) and isinstance(last.right, ast.Name)
+                  and last.right.id == k and k not in _names_in(last.left)):
+                rest = last.left
+            elif (isinstance(last, ast.BinOp) and isinstance(last.op, ast.Add) and isinstance(last.left, ast.Name)
+                  and last.left.id == k and k not in _names_in(last.right)):
+                rest = last.right
+            else:
+                return False
+            base = ast.copy_location(ast.Subscript(value=side.value, slice=ast.Tuple(items[:-1] + [rest], ast.Load())
+                                                   if len(items) > 1 else rest, ctx=ast.Load()), side)
+            ref, _ = self.element(base)
+            operands.append((ref, info.ty))
+        (ra, ta), (rb, tb) = operands
+        n = self.cast(self.expr(it.args[-1]), types.int32)
+        fname = f"tj_dot_{SUFFIX[ta]}_{SUFFIX[tb]}"
+        self.owner.primitives.add(fname)
+        var = self.cname(acc)
+        self.emit(f"{var} = {fname}(&{ra}, &{rb}, {n.code}, {var});   /* for {k} in range(...): {acc} += a * b */")
+        return True
 
     def _invariant(self, expr_node, assigned: set) -> bool:
         return not (_names_loaded([expr_node]) & assigned) and not _has_call(expr_node)
@@ -2046,7 +2103,7 @@ class KernelLowering:
         self.origins.update({name: fn for name, fn in k.helpers})
         try:
             typemap, _ = _typemap(disp.py_func, argtys)
-        except numba.core.errors.NumbaError as ex:
+        except (numba.core.errors.NumbaError, TypeError) as ex:
             raise LoweringError(f"{file}:{line0}: kernel {k.name} does not compile with Numba for "
                                 f"{[str(t) for t in argtys]}: {str(ex).splitlines()[0]}") from None
         fl = FunctionLowering(fdef, disp.py_func, typemap, argtys, c_name=c_name, file=file, line0=line0,
@@ -2076,7 +2133,7 @@ class KernelLowering:
         file, line0 = _source_position(origin)
         try:
             typemap, ret = _typemap(py, argtys)
-        except numba.core.errors.NumbaError as ex:
+        except (numba.core.errors.NumbaError, TypeError) as ex:
             caller.error(node, f"helper {py.__name__} for {[str(t) for t in argtys]} ({str(ex).splitlines()[0]})")
         import textwrap
         try:
