@@ -496,8 +496,9 @@ def _geometry(k, step, plan) -> dict | None:
         w = next((plan.tensors[a] for a in step.args if plan.tensors[a].location == "weights"), None)
         if w is None:
             return None
-        if k.name == "conv2d_f32" and len(w.shape) == 6:
-            kh, kw = w.shape[2], w.shape[3]
+        # the float kernels' weight layouts: HWIO, or packed [g, blocks, KH, KW, ci, NR]; depthwise HWC
+        if k.name == "conv2d_f32" and len(w.shape) in (4, 6):
+            kh, kw = w.shape[len(w.shape) - 4], w.shape[len(w.shape) - 3]
         elif k.name == "depthwise_conv2d_f32" and len(w.shape) == 3:
             kh, kw = w.shape[0], w.shape[1]
         else:

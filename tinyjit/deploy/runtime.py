@@ -168,7 +168,8 @@ def execute(planner: Planner, cand: Candidate, inputs: list[np.ndarray] | None =
     measured = statistics.median(times)
     return {"measured_latency_ms": measured * 1e3, "predicted_latency_ms": predicted * 1e3,
             "error": measured / predicted - 1 if predicted > 0 else None, "runs_ms": [t * 1e3 for t in times],
-            "match": bool(match), "max_error": errors, "emulate": emulate,
+            "match": bool(match), "max_error": errors, "exact": all(
+                g is not None and np.array_equal(g, w) for g, w in zip(outs, want)), "emulate": emulate,
             "partitions": [{"device": w.device, "steps": [s.start, s.stop], "tjm_bytes": len(tjm.to_bytes(p)),
                             "arena_bytes": p.arena_bytes, "weights_bytes": p.weights_bytes}
                            for w, s, p in zip(workers, cand.stages, parts)]}

@@ -29,7 +29,9 @@ class PeerClosed(TinyJitError):
     """The other end closed the connection."""
 
 
-def recv_exact(sock: socket.socket, n: int) -> bytes:
+def recv_exact(sock: socket.socket, n: int) -> bytearray:
+    """Exactly ``n`` bytes, as a bytearray: arrays over it are writable (numba compiles a read-only
+    array as another type, so a plan warmed up on writable inputs would compile again)."""
     buf = bytearray(n)
     view = memoryview(buf)
     got = 0
@@ -38,7 +40,7 @@ def recv_exact(sock: socket.socket, n: int) -> bytes:
         if k == 0:
             raise PeerClosed(f"connection closed after {got} of {n} bytes")
         got += k
-    return bytes(buf)
+    return buf
 
 
 def encode(name: str, array: np.ndarray, quant=None) -> bytes:
@@ -70,7 +72,7 @@ def recv_message(sock: socket.socket):
         return None
     if count == ERROR:
         (n,) = struct.unpack("<I", recv_exact(sock, 4))
-        raise TinyJitError(recv_exact(sock, n).decode(errors="replace"))
+        raise TinyJitError(bytes(recv_exact(sock, n)).decode(errors="replace"))
     if count > 4096:
         raise TinyJitError(f"bad message: {count} tensors")
     out = []
