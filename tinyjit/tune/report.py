@@ -36,6 +36,7 @@ def summarize(records: list[dict]) -> list[dict]:
         else:
             row.update(best=rec["value"], best_schedule=rec["schedule"], default=rec.get("default_value"),
                        default_schedule=rec.get("default_schedule"), unit=rec.get("unit"), _decided=True)
+        row["kernel_hash"] = rec.get("kernel_hash", row.get("kernel_hash"))
     out = []
     for row in rows.values():
         if not row["_decided"] and row["_trial_best"] is not None:
@@ -44,10 +45,21 @@ def summarize(records: list[dict]) -> list[dict]:
             row.update(best_schedule=row["_trial_best"][0], best=row["_trial_best"][1],
                        default=first[1] if first else None, default_schedule=first[0] if first else None)
         row["speedup"] = (row["default"] / row["best"]) if row["default"] and row["best"] else None
+        row["stale"] = _stale(row["kernel"], row.pop("kernel_hash", None))
         for k in [k for k in row if k.startswith("_")]:
             del row[k]
         out.append(row)
     return out
+
+
+def _stale(kernel: str, recorded: str | None) -> bool | None:
+    """True if the kernel's source changed since it was measured (None: unknown kernel or hash)."""
+    from .. import registry
+    from .task import kernel_hash
+    try:
+        return recorded is not None and kernel_hash(registry.by_name(kernel)) != recorded
+    except Exception:
+        return None
 
 
 def load(path) -> list[dict]:
@@ -102,12 +114,12 @@ def format_rows(rows: list[dict]) -> list[list[str]]:
         sp = r["speedup"]
         table.append([r["kernel"], r["signature"], format_value(r["default"], r["unit"]),
                       format_value(r["best"], r["unit"]), str(r["trials"]) + (f" ({r['failed']} failed)" if r["failed"] else ""),
-                      f"{sp:.2f}x" if sp and not math.isnan(sp) else "-",
+                      (f"{sp:.2f}x" if sp and not math.isnan(sp) else "-") + (" (stale)" if r.get("stale") else ""),
                       ", ".join(f"{k}={v}" for k, v in (r["best_schedule"] or {}).items())])
     return table
 
 
 def json_rows(rows: list[dict]) -> list[dict]:
     keys = ("kernel", "signature", "target", "unit", "default", "best", "speedup", "trials", "failed",
-            "default_schedule", "best_schedule")
+            "default_schedule", "best_schedule", "stale")
     return [{k: r[k] for k in keys} for r in rows]

@@ -112,27 +112,44 @@ class EvolutionSearch(Searcher):
 
 
 class ModelSearch(Searcher):
+    """Cost-model guided. ``prior``: (features, log(figure / default figure)) of other layers of the
+    same kernel, measured earlier in the run: what was learned there (say, that wide NR tiles pay
+    on this machine) guides the first proposals of a new layer, as AutoTVM's transfer learning."""
     name = "model"
 
     def __init__(self, space, rng, model: str = "gbt", epsilon: float = 0.2, warmup: int = 6,
-                 pool: int = 4096):
+                 pool: int = 4096, prior: list | None = None):
         super().__init__(space, rng)
         self.model_name = model
         self.epsilon = epsilon
         self.warmup = warmup
         self.pool = pool
+        width = len(self.features(space.default))
+        self.prior = [(x, y) for x, y in (prior or []) if len(x) == width]
+
+    def features(self, s: dict) -> np.ndarray:
+        return np.concatenate([self.space.features(s), self.space.layer_features()])
+
+    def training_data(self) -> list[tuple[np.ndarray, float]]:
+        """This layer's measurements relative to its default schedule's figure (or its first)."""
+        if not self.measured:
+            return []
+        dkey = self.space.key(self.space.default)
+        base = next((v for s, v in self.measured if self.space.key(s) == dkey), self.measured[0][1])
+        return [(self.features(s), math.log(v / base)) for s, v in self.measured]
 
     def propose(self, n: int) -> list[dict]:
-        if len(self.measured) < self.warmup:
+        data = self.prior + self.training_data()
+        if len(self.measured) < (1 if self.prior else self.warmup) or len(data) < self.warmup:
             return self._random(n, set())
-        X = np.array([self.space.features(s) for s, _ in self.measured])
-        y = np.log(np.array([v for _, v in self.measured]))
+        X = np.array([x for x, _ in data])
+        y = np.array([v for _, v in data])
         model = make_model(self.model_name, self.rng)
         model.fit(X, y)
         candidates = self._candidates()
         if not candidates:
             return []
-        pred = model.predict(np.array([self.space.features(s) for s in candidates]))
+        pred = model.predict(np.array([self.features(s) for s in candidates]))
         order = list(np.argsort(pred, kind="stable"))
         out, taken = [], set()
         for _ in range(n):

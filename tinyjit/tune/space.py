@@ -247,6 +247,10 @@ class SearchSpace:
             self._features[key] = self._featurize(schedule)
         return self._features[key]
 
+    def layer_features(self) -> np.ndarray:
+        """log2 of the layer's dimensions: what lets a cost model carry over between layers."""
+        return np.array([math.log2(max(self.dims[k], 1)) for k in sorted(self.dims)], dtype=np.float64)
+
     def _featurize(self, schedule: dict) -> np.ndarray:
         f: list[float] = []
         for k in self.knobs:

@@ -56,10 +56,7 @@ class Task:
                            memory=self.memory, constrained=constrained)
 
     def kernel_hash(self) -> str:
-        """Changes when the kernel's source (or a helper's) changes: old figures may be stale."""
-        k = self.k
-        src = inspect.getsource(k.fn) + "".join(inspect.getsource(h) for _, h in k.helpers)
-        return hashlib.sha256(src.encode()).hexdigest()[:12]
+        return kernel_hash(self.k)
 
     # ------------------------------------------------------------------------------------------
     def calls(self, schedule: dict):
@@ -190,6 +187,12 @@ class Task:
         outputs = [arena_tensor(n) for n in g.outputs]
         return Plan(tensors, steps, inputs, outputs, arena + (-arena) % 16,
                     np.frombuffer(bytes(blob), dtype=np.uint8), self.target, f"tune_{self.kernel}")
+
+
+def kernel_hash(k) -> str:
+    """Changes when the kernel's source (or a helper's) changes: figures measured before may be stale."""
+    src = inspect.getsource(k.fn) + "".join(inspect.getsource(h) for _, h in k.helpers)
+    return hashlib.sha256(src.encode()).hexdigest()[:12]
 
 
 def _arg_spec(g: Graph, arg):

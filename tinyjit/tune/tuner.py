@@ -101,19 +101,23 @@ def tune_tasks(tasks, runner, db: Database, trials: int, searcher: str = "model"
     """Tune every task up to ``trials`` measured candidates (the default included) each."""
     summaries = []
     bar = _Progress(progress, len(tasks))
+    learned: dict[str, list] = {}      # kernel -> what the cost model learned on earlier layers
     try:
         for i, task in enumerate(tasks):
             summaries.append(_tune_one(i, task, runner, db, trials, searcher, seed, batch, bar,
-                                       confirm_top, constrained, log))
+                                       confirm_top, constrained, log, learned))
     finally:
         bar.close()
     return summaries
 
 
-def _tune_one(i, task, runner, db, trials, searcher_name, seed, batch, bar, confirm_top, constrained, log):
+def _tune_one(i, task, runner, db, trials, searcher_name, seed, batch, bar, confirm_top, constrained, log,
+              learned=None):
     space = task.space(constrained=constrained)
     unit = runner.unit
-    searcher = searchers.make(searcher_name, space, searchers.task_rng(seed, task.id))
+    learned = {} if learned is None else learned
+    extra = {"prior": list(learned.get(task.kernel, []))} if searcher_name.startswith("model") else {}
+    searcher = searchers.make(searcher_name, space, searchers.task_rng(seed, task.id), **extra)
     khash = task.kernel_hash()
     prior = [r for r in db.trials(task.kernel, task.signature, unit) if r.get("target", task.target) == task.target]
     measured: dict[tuple, dict] = {}
@@ -173,6 +177,8 @@ def _tune_one(i, task, runner, db, trials, searcher_name, seed, batch, bar, conf
         raise
     if decision is not None:
         _write_best(db, task, space, runner, measured, unit, decision, searcher_name, seed, khash)
+    if hasattr(searcher, "training_data"):
+        learned.setdefault(task.kernel, []).extend(searcher.training_data())
     rec = db.best(task.kernel, task.signature)
     failed = sum(1 for r in measured.values() if r.get("error"))
     return TaskSummary(task.kernel, task.signature, rec.get("default_value") if rec else None,
