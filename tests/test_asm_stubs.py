@@ -109,7 +109,7 @@ def _c_program(stub: str, names: list, protos: dict) -> str:
             offs.append(off)
             off += N * np.dtype(str(t)).itemsize
         lines.append(f"    if (tj_read(in, in_buf, {off}) != {off}) return 2;")
-        lines.append(f"    for (int i = 0; i < N; i++) {{")
+        lines.append("    for (int i = 0; i < N; i++) {")
         args = ", ".join(f"(({lower.ctype(t)} *)(in_buf + {o}))[i]" for t, o in zip(ptypes, offs))
         lines.append(f"        (({lower.ctype(ret)} *)out_buf)[i] = {name}({args});")
         lines.append("    }")

@@ -6,7 +6,7 @@ one entry here, one ``schedules/<target>.toml`` and (if its ISA is new) one ``as
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .errors import TinyJitError
 

@@ -119,18 +119,6 @@ class ArgSpec:
         return self.shape is not None
 
 
-@dataclass
-class Lowered:
-    """The C of one specialized kernel call, and what it needs."""
-    name: str
-    params: list                          # [(ctype, name, readonly)] pointer parameters, in call order
-    body: str                             # the whole C function definition
-    helpers: dict = field(default_factory=dict)   # C name -> definition (static inline), in order
-    runtime: set = field(default_factory=set)     # tinyjit_runtime.h functions used
-    primitives: set = field(default_factory=set)  # asm-stub primitives used
-    libm: bool = False
-
-
 class LoweringError(UnsupportedError):
     pass
 
@@ -984,7 +972,7 @@ class FunctionLowering:
         saved = self.declared.copy()
         self.declared.add(name)
         self._sub(node.body)
-        self.declared = saved | (self.declared - {name} - _declared_inside(self, node.body))
+        self.declared = saved | (self.declared - {name} - _assigned_names(node.body))
         self.loop_vars.pop()
         self.emit("}")
 
@@ -1860,15 +1848,20 @@ def _has_call(node) -> bool:
     return node is not None and any(isinstance(n, ast.Call) for n in ast.walk(node))
 
 
-def _names_loaded(nodes) -> set:
+def _names_with_ctx(nodes, ctx) -> set:
+    """Names read (ctx ast.Load) or written (ast.Store) in ``nodes``; ``x += ...`` does both."""
     out = set()
     for n in nodes:
         for sub in ast.walk(n):
-            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ctx):
                 out.add(sub.id)
             elif isinstance(sub, ast.AugAssign) and isinstance(sub.target, ast.Name):
                 out.add(sub.target.id)
     return out
+
+
+def _names_loaded(nodes) -> set:
+    return _names_with_ctx(nodes, ast.Load)
 
 
 def _names_loaded_fn(fl: FunctionLowering) -> set:
@@ -1879,14 +1872,7 @@ def _names_loaded_fn(fl: FunctionLowering) -> set:
 
 
 def _assigned_names(stmts) -> set:
-    out = set()
-    for n in stmts:
-        for sub in ast.walk(n):
-            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
-                out.add(sub.id)
-            elif isinstance(sub, ast.AugAssign) and isinstance(sub.target, ast.Name):
-                out.add(sub.target.id)
-    return out
+    return _names_with_ctx(stmts, ast.Store)
 
 
 def _loaded_outside_loops(fl: FunctionLowering, name: str) -> set:
@@ -1903,10 +1889,6 @@ def _loaded_outside_loops(fl: FunctionLowering, name: str) -> set:
             return True
         return any(visit(c, inside) for c in ast.iter_child_nodes(node))
     return {name} if any(visit(s, False) for s in fl.fdef.body) else set()
-
-
-def _declared_inside(fl, stmts) -> set:
-    return _assigned_names(stmts)
 
 
 def _declaration_plan(stmts, fl: FunctionLowering) -> dict:
@@ -1994,15 +1976,6 @@ def _names_in(stmt) -> set:
     for sub in ast.walk(stmt):
         if isinstance(sub, ast.Name):
             out.add(sub.id)
-    return out
-
-
-def _count_occurrences(body) -> dict:
-    out: dict[str, int] = {}
-    for s in body:
-        for sub in ast.walk(s):
-            if isinstance(sub, ast.Name):
-                out[sub.id] = out.get(sub.id, 0) + 1
     return out
 
 
@@ -2162,10 +2135,6 @@ class KernelLowering:
 
 # ---------------------------------------------------------------------------------------------
 # the runtime header: Python semantics C lacks (generated with only what the kernels use)
-
-def _int_types():
-    return [t for t in CTYPE if is_int(t)]
-
 
 def runtime_function(name: str) -> str:
     m = re.fullmatch(r"tj_(floordiv|mod|min|max|abs|powi)_(\w+)", name)
