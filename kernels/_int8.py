@@ -13,6 +13,8 @@ from tinyjit.quant import activation_range, check_quant, output_multipliers, per
 
 from .primitives import multiply_by_quantized_multiplier  # noqa: F401  (pasted helpers call it)
 
+QTYPES = ("int8", "uint8")
+
 
 # --- kernel subset ---------------------------------------------------------------------------
 
@@ -22,9 +24,14 @@ def requantize_clamp(acc, multiplier, shift, zero_point, lo, hi):
     return min(max(v, lo), hi)
 
 
+def output_value(acc, multiplier, shift, zero_point, lo, hi, raw):
+    """The epilogue of conv-like kernels: requantized and clamped, or (``raw``) the accumulator itself."""
+    return acc if raw else requantize_clamp(acc, multiplier, shift, zero_point, lo, hi)
+
+
 # --- host side -------------------------------------------------------------------------------
 
-def quantized(graph, name: str, node, dtypes=("int8",)):
+def quantized(graph, name: str, node, dtypes=("int8", "uint8")):
     """The tensor ``name``, checked to be an integer tensor of ``dtypes`` with sane Quant."""
     t = graph.tensors[name]
     if t.dtype.name not in dtypes:
@@ -37,11 +44,18 @@ def quantized(graph, name: str, node, dtypes=("int8",)):
     return t
 
 
-def io_params(node, graph, dtypes=("int8",)):
-    """(x, y, in_scale, in_zp, out_scale, out_zp, act_lo, act_hi) of a one-input, one-output op."""
+def io_params(node, graph, dtypes=QTYPES, raw_output: bool = False):
+    """(x, y, in_scale, in_zp, out_scale, out_zp, act_lo, act_hi) of a one-input, one-output op.
+
+    ``raw_output``: an int32 output without quantization takes the accumulator as it is
+    (ONNX ConvInteger / MatMulInteger): scale 1, zero point 0, no clamp.
+    """
     x = quantized(graph, node.inputs[0], node, dtypes)
-    y = quantized(graph, node.outputs[0], node, dtypes)
     in_scale, in_zp = per_tensor(x, node.name)
+    y = graph.tensors[node.outputs[0]]
+    if raw_output and y.dtype.name == "int32" and y.quant is None:
+        return x, y, in_scale, in_zp, 1.0, 0, -2**31, 2**31 - 1
+    y = quantized(graph, node.outputs[0], node, dtypes)
     out_scale, out_zp = per_tensor(y, node.name)
     lo, hi = activation_range(node, y)
     return x, y, in_scale, in_zp, out_scale, out_zp, lo, hi
@@ -51,9 +65,11 @@ def conv_params(node, graph, float_product: bool = False):
     """What every conv-like int8 prepare needs.
 
     Returns ``(weights - weight zero point as int16, bias int32 [out], multiplier int32 [out], shift int32 [out],
-    in_zp, out_zp, act_lo, act_hi)``; weights have their output channels on axis 0.
+    in_zp, out_zp, act_lo, act_hi, raw)``; weights have their output channels on axis 0; ``raw`` = 1
+    for an int32 output that takes the accumulator unscaled (ConvInteger, MatMulInteger).
     """
-    x, y, in_scale, in_zp, out_scale, out_zp, lo, hi = io_params(node, graph)
+    x, y, in_scale, in_zp, out_scale, out_zp, lo, hi = io_params(node, graph, raw_output=True)
+    raw = int(y.dtype.name == "int32")
     wt = graph.tensors[node.inputs[1]]
     if not wt.is_const:
         raise UnsupportedError(f"node {node.name} ({node.op}): int8 weights must be constant")
@@ -80,7 +96,7 @@ def conv_params(node, graph, float_product: bool = False):
                                f"int32 (scale input_scale * weight_scale), got {bt.dtype.name}")
         bias = np.broadcast_to(bt.data.reshape(-1).astype(np.int64), (out_c,))
     mult, shift = output_multipliers(in_scale, wt.quant.scale, out_scale, out_c, float_product)
-    return weights, bias, mult, shift, in_zp, out_zp, lo, hi
+    return weights, bias, mult, shift, in_zp, out_zp, lo, hi, raw
 
 
 def int32_array(values, what: str, node) -> np.ndarray:

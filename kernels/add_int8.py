@@ -10,14 +10,14 @@ from tinyjit import Call, kernel
 from tinyjit.quant import activation_range, per_tensor, quantize_multiplier
 
 from . import add as _float_add  # noqa: F401  (registers first: this file's int8 kernel replaces its plain one)
-from ._int8 import quantized
+from ._int8 import QTYPES, quantized
 from ._util import broadcast_strides, flat
 from .primitives import multiply_by_quantized_multiplier
 
 LEFT_SHIFT = 20
 
 
-@kernel(op="Add", dtypes=("int8",), override=True)
+@kernel(op="Add", dtypes=("int8", "uint8"), override=True)
 def add_int8(a, b, y, d0, d1, d2, d3, sa0, sa1, sa2, sa3, sb0, sb1, sb2, sb3, a_zp, b_zp, a_mult, a_shift,
              b_mult, b_shift, out_mult, out_shift, out_zp, act_min, act_max):
     i = 0
@@ -38,8 +38,8 @@ def add_int8(a, b, y, d0, d1, d2, d3, sa0, sa1, sa2, sa3, sb0, sb1, sb2, sb3, a_
 
 @add_int8.prepare
 def _(node, graph, S):
-    a, b = (quantized(graph, n, node) for n in node.inputs[:2])
-    y = quantized(graph, node.outputs[0], node)
+    a, b = (quantized(graph, n, node, QTYPES) for n in node.inputs[:2])
+    y = quantized(graph, node.outputs[0], node, QTYPES)
     (sa, za), (sb, zb), (so, zo) = (per_tensor(t, node.name) for t in (a, b, y))
     twice_max = 2.0 * max(sa, sb)          # scales as float32 → double, as TFLite's CalculateOpDataAdd
     ma, sha = quantize_multiplier(sa / twice_max)

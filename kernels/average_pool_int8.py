@@ -14,7 +14,7 @@ from ._int8 import io_params, requantize_clamp
 from ._util import check_conv2d_nhwc, conv_geometry
 
 
-@kernel(op="AveragePool", dtypes=("int8",))
+@kernel(op="AveragePool", dtypes=("int8", "uint8"))
 def average_pool_int8(x, y, acc, k_h, k_w, stride_h, stride_w, pad_t, pad_l, pad_b, pad_r, count_include_pad,
                       in_zp, mult, shift, out_zp, act_min, act_max):
     n_batch, in_h, in_w, channels = x.shape

@@ -12,13 +12,13 @@ import numpy as np
 
 from tinyjit import Call, kernel
 
-from ._int8 import conv_params, int32_array, requantize_clamp
+from ._int8 import conv_params, int32_array, output_value, requantize_clamp
 from ._util import check_conv2d_nhwc, conv_geometry
 
 
-@kernel(op="Conv", dtypes=("int8",))
+@kernel(op="Conv", dtypes=("int8", "uint8"))
 def conv2d_int8(x, w, bias, mult, shift, y, col, k_h, k_w, stride_h, stride_w, pad_t, pad_l, dil_h, dil_w,
-                groups, in_zp, out_zp, act_min, act_max):
+                groups, in_zp, out_zp, act_min, act_max, raw):
     n_batch, in_h, in_w, in_c = x.shape
     _, out_h, out_w, out_c = y.shape
     group_in = in_c // groups
@@ -44,22 +44,22 @@ def conv2d_int8(x, w, bias, mult, shift, y, col, k_h, k_w, stride_h, stride_w, p
                     acc = np.int32(0)
                     for k in range(depth):
                         acc += np.int32(col[at + k]) * np.int32(w[co, k])
-                    y[n, oh, ow, co] = requantize_clamp(acc + bias[co], mult[co], shift[co], out_zp,
-                                                        act_min, act_max)
+                    y[n, oh, ow, co] = output_value(acc + bias[co], mult[co], shift[co], out_zp,
+                                                    act_min, act_max, raw)
 
 
-conv2d_int8.uses(requantize_clamp)
+conv2d_int8.uses(requantize_clamp, output_value)
 
 
 @conv2d_int8.prepare
 def _(node, graph, S):
     check_conv2d_nhwc(node, graph)
-    weights, bias, mult, shift, in_zp, out_zp, lo, hi = conv_params(node, graph)
+    weights, bias, mult, shift, in_zp, out_zp, lo, hi, raw = conv_params(node, graph)
     out_c, k_h, k_w, group_in = weights.shape
     groups = int(node.attrs.get("group", 1))
     packed = np.ascontiguousarray(weights.reshape(out_c, -1))
     y = graph.tensors[node.outputs[0]]
     return Call([node.inputs[0], packed, int32_array(bias, "the bias", node), mult, shift, node.outputs[0]],
-                [int(k_h), int(k_w), *conv_geometry(node), groups, in_zp, out_zp, lo, hi],
+                [int(k_h), int(k_w), *conv_geometry(node), groups, in_zp, out_zp, lo, hi, raw],
                 scratch=[("int16", (groups * k_h * k_w * group_in,))],
                 macs=y.size * k_h * k_w * group_in)

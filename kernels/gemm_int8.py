@@ -9,11 +9,11 @@ import numpy as np
 from tinyjit import Call, kernel
 from tinyjit.errors import UnsupportedError
 
-from ._int8 import conv_params, int32_array, requantize_clamp
+from ._int8 import conv_params, int32_array, output_value, requantize_clamp
 
 
-@kernel(op="Gemm", dtypes=("int8",))
-def gemm_int8(a, w, bias, mult, shift, y, col, in_zp, out_zp, act_min, act_max):
+@kernel(op="Gemm", dtypes=("int8", "uint8"))
+def gemm_int8(a, w, bias, mult, shift, y, col, in_zp, out_zp, act_min, act_max, raw):
     rows, cols = y.shape
     depth = w.shape[1]
     for m in range(rows):
@@ -23,10 +23,10 @@ def gemm_int8(a, w, bias, mult, shift, y, col, in_zp, out_zp, act_min, act_max):
             acc = np.int32(0)
             for k in range(depth):
                 acc += np.int32(col[k]) * np.int32(w[n, k])
-            y[m, n] = requantize_clamp(acc + bias[n], mult[n], shift[n], out_zp, act_min, act_max)
+            y[m, n] = output_value(acc + bias[n], mult[n], shift[n], out_zp, act_min, act_max, raw)
 
 
-gemm_int8.uses(requantize_clamp)
+gemm_int8.uses(requantize_clamp, output_value)
 
 
 @gemm_int8.prepare
@@ -38,11 +38,11 @@ def _(node, graph, S):
     if not transposed and wt.quant is not None:      # [in, out]: the kernel wants out channels first
         graph = _transposed_weights_view(node, graph)
     per_tensor = wt.quant is not None and wt.quant.scale.size == 1
-    weights, bias, mult, shift, in_zp, out_zp, lo, hi = conv_params(node, graph, float_product=per_tensor)
+    weights, bias, mult, shift, in_zp, out_zp, lo, hi, raw = conv_params(node, graph, float_product=per_tensor)
     y = graph.tensors[node.outputs[0]]
     rows, cols = y.shape
     return Call([node.inputs[0], np.ascontiguousarray(weights), int32_array(bias, "the bias", node), mult, shift,
-                 node.outputs[0]], [in_zp, out_zp, lo, hi], scratch=[("int16", (weights.shape[1],))],
+                 node.outputs[0]], [in_zp, out_zp, lo, hi, raw], scratch=[("int16", (weights.shape[1],))],
                 macs=rows * cols * weights.shape[1])
 
 

@@ -62,6 +62,15 @@ class InferenceSession:
             raise InputError(f"unknown output name(s) {unknown}; the outputs are {list(index)}")
         return [outputs[index[n]] for n in output_names]
 
+    def _quantized_hint(self, arg: NodeArg, x: np.ndarray) -> str:
+        quant = next((t.quant for t in self.plan.tensors if t.name == arg.name), None)
+        if quant is None or x.dtype.kind != "f" or arg.dtype.kind not in "iu":
+            return ""
+        scale, zero_point = float(quant.scale.reshape(-1)[0]), int(quant.zero_point.reshape(-1)[0])
+        return (f": the model is quantized and takes {arg.dtype.name} input (scale {scale:g}, zero point "
+                f"{zero_point}); quantize it first, e.g. tinyjit.quant.quantize(x, {scale:g}, {zero_point}, "
+                f"{arg.dtype.name!r})")
+
     def _check_inputs(self, feed: dict) -> list[np.ndarray]:
         # the common case in a few attribute reads: inference latency is measured in microseconds
         try:
@@ -90,7 +99,8 @@ class InferenceSession:
             if not isinstance(x, np.ndarray):
                 x = np.asarray(x)
             if x.dtype != arg.dtype:
-                raise InputError(f"input {arg.name!r} must be {arg.dtype.name}, got {x.dtype.name}")
+                raise InputError(f"input {arg.name!r} must be {arg.dtype.name}, got {x.dtype.name}"
+                                 + self._quantized_hint(arg, x))
             if list(x.shape) != arg.shape:
                 raise InputError(f"input {arg.name!r} must have shape {arg.shape}, got {list(x.shape)}")
             arrays.append(np.ascontiguousarray(x))

@@ -185,6 +185,8 @@ def _try_fold(node, consts: dict, shapes: dict, opset: int):
     if node.domain not in ("", "ai.onnx") or node.op_type in ("RandomNormal", "RandomUniform",
                                                                 "RandomNormalLike", "RandomUniformLike"):
         return None
+    if node.op_type == "DequantizeLinear":
+        return None   # int8 weights stay int8 for the QDQ pass (passes/qdq.py); fold_constants folds the rest
     if node.op_type == "Constant":
         return [_constant_value(node)]
     if node.op_type in ("Shape", "Size"):

@@ -12,7 +12,8 @@ from ..frontends.onnx_frontend import INPUTS_AS_ATTRS
 from ..ir import Graph, Tensor
 
 NEVER_FOLD = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial"}
-# TODO(int8 issue): keep QuantizeLinear/DequantizeLinear of weights when quantized kernels want them
+# int8 weights: the ONNX frontend leaves DequantizeLinear unfolded and passes/qdq.py, which runs
+# first, takes the weights its integer ops want as int8 constants; what it leaves folds to float here.
 
 
 def fold_constants(graph: Graph) -> Graph:

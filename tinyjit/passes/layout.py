@@ -54,7 +54,9 @@ def to_nhwc(graph: Graph) -> Graph:
         node.attrs["channels_last"] = 1
         if node.op == "Conv":
             w = g.tensors[node.inputs[1]].data
+            quant = g.tensors[node.inputs[1]].quant     # int8 weights: per output channel, axis 0 still
             node.inputs[1] = g.add_const(f"{node.inputs[1]}/ohwi", np.ascontiguousarray(w.transpose(0, 2, 3, 1)))
+            g.tensors[node.inputs[1]].quant = quant
             groups = int(node.attrs.get("group", 1))
             if groups > 1 and groups == x.shape[1] and w.shape[1] == 1:
                 node.op = "DepthwiseConv"
