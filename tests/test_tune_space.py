@@ -44,10 +44,11 @@ def test_masked_tiles_are_dropped_but_the_default_stays(conv_task, monkeypatch):
 
 
 def test_register_budget(conv_task, monkeypatch):
-    monkeypatch.setattr(space_mod, "budget", lambda target: Budget(8, 4))     # 8 registers of 4 lanes
+    monkeypatch.setattr(space_mod, "budget", lambda target: Budget(1, 2))     # 1 register of 2 lanes
+    monkeypatch.setattr(space_mod, "SPILL_FACTOR", 5)
     sp = conv_task.space()
-    assert "needs 10 registers" in sp.why_invalid({"MR": 4, "NR": 8})       # 32 accumulators / 4 + 2
-    assert sp.why_invalid({"MR": 2, "NR": 8}) is None                        # 16 / 4 + 2 = 6
+    assert "needs 6 registers" in sp.why_invalid({"MR": 1, "NR": 8})        # 8 accumulators / 2 + 2
+    assert sp.why_invalid({"MR": 1, "NR": 4}) is None                        # 4 / 2 + 2 = 4
     assert sp.why_invalid(conv_task.default) is None                         # the baseline, always
 
 

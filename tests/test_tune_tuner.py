@@ -109,3 +109,15 @@ def test_a_lucky_sample_does_not_win_the_confirmation(task, tmp_path):
     (s,) = tune_tasks([task], runner, Database(tmp_path / "t.jsonl"), trials=100, searcher="random", progress=False)
     assert runner.finalists[0] == task.default and lucky in runner.finalists and len(runner.finalists) == 4
     assert s.best_schedule == task.default and s.best == s.default == 1.0
+
+
+def test_figures_of_an_edited_kernel_are_measured_again(task, tmp_path):
+    import json
+    path = tmp_path / "t.jsonl"
+    tune_tasks([task], CountingRunner(), Database(path), trials=5, searcher="random", progress=False)
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    path.write_text("".join(json.dumps({**r, "kernel_hash": "0ld0ld0ld0ld"}) + "\n" for r in lines))
+    again = CountingRunner()
+    (s,) = tune_tasks([task], again, Database(path), trials=5, searcher="random", progress=False)
+    assert len(again.measured) == 5 and s.trials == 5
+    assert Database(path).best(task.kernel, task.signature)["kernel_hash"] == task.kernel_hash()

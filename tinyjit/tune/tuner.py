@@ -3,7 +3,8 @@
 For each task (one distinct kernel + op signature of the model, largest first):
 
 1. the records already in the database for it are told to the searcher (resuming: a rerun only
-   measures what is missing up to ``trials``; a schedule measured before is never measured again);
+   measures what is missing up to ``trials``; a schedule measured before is never measured again,
+   unless the kernel's source changed since);
 2. the default schedule is measured first: it is the baseline and the correctness reference;
 3. the searcher proposes batches of candidates; the runner checks and measures them, and each
    result is appended to the database at once (Ctrl-C keeps every finished measurement);
@@ -119,7 +120,10 @@ def _tune_one(i, task, runner, db, trials, searcher_name, seed, batch, bar, conf
     extra = {"prior": list(learned.get(task.kernel, []))} if searcher_name.startswith("model") else {}
     searcher = searchers.make(searcher_name, space, searchers.task_rng(seed, task.id), **extra)
     khash = task.kernel_hash()
-    prior = [r for r in db.trials(task.kernel, task.signature, unit) if r.get("target", task.target) == task.target]
+    # figures of this layer measured before, on this kernel's current source (an edited kernel
+    # is measured again: its old figures say nothing about it)
+    prior = [r for r in db.trials(task.kernel, task.signature, unit)
+             if r.get("target", task.target) == task.target and r.get("kernel_hash", khash) == khash]
     measured: dict[tuple, dict] = {}
     for rec in prior:
         try:
@@ -169,8 +173,9 @@ def _tune_one(i, task, runner, db, trials, searcher_name, seed, batch, bar, conf
             bar.update(handle, min(len(measured), target_count), best, dval, unit)
         best, dval = best_default()
         bar.update(handle, min(len(measured), target_count), best, dval, unit)
-        decision = _decide(task, space, runner, measured, unit, confirm_top) if (new or not db.best(
-            task.kernel, task.signature)) else None
+        last = db.best(task.kernel, task.signature)
+        decision = _decide(task, space, runner, measured, unit, confirm_top) if (
+            new or not last or last.get("kernel_hash", khash) != khash) else None
     except KeyboardInterrupt:
         if new:   # keep a decision for what was measured, without the confirmation round
             _write_best(db, task, space, runner, measured, unit, None, searcher_name, seed, khash)
