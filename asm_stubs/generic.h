@@ -108,6 +108,15 @@ static inline int16_t saturate_int16(int32_t v)
 }
 #endif
 
+/* An index the kernel knows is non-negative (Numba then skips its wrap-around of negative
+ * subscripts; C never wraps, so the lowering indexes with the argument itself). */
+#ifndef TJ_HAVE_nonneg
+static inline uint64_t nonneg(int64_t i)
+{
+    return (uint64_t)i;
+}
+#endif
+
 /* Dot products: the C lowering turns `for k in range(n): acc += a[base + k] * b[base2 + k]` over
  * int8/int16 arrays with a provably int32 `acc` into one call of these (ISA headers do them with
  * SIMD). Not Python primitives: the idiom is the reference (tests/test_asm_stubs.py checks them). */

@@ -124,18 +124,23 @@ def test_cli_unknown_target(tmp_path):
 
 
 def test_op_without_c_lowering_is_named_and_nothing_is_written(small_plan, tmp_path, monkeypatch):
+    import importlib.util
+    import inspect
+
     from tinyjit import registry
     real = registry.by_name(small_plan.steps[0].kernel)
-
-    def bad_kernel(x, w, b, *rest):
-        y = [v for v in range(3)]   # a list comprehension: outside the kernel subset
-        return y
-
-    fake = registry.Kernel(bad_kernel, real.op, real.dtypes, {}, "", name=real.name)
+    params = ", ".join(inspect.signature(real.fn).parameters)
+    module = tmp_path / "bad_kernel_mod.py"       # a kernel with the real one's signature, outside the subset
+    module.write_text(f"def bad_kernel({params}):\n    y = [v for v in range(3)]\n    return y\n")
+    spec = importlib.util.spec_from_file_location("bad_kernel_mod", module)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    fake = registry.Kernel(mod.bad_kernel, real.op, real.dtypes, {}, "", name=real.name)
     monkeypatch.setattr(registry, "by_name", lambda name: fake)
-    with pytest.raises(UnsupportedError, match=rf"no C lowering for {real.op} .*test_export_models.py:\d+"):
-        export(small_plan, "cortex-m4", tmp_path / "out")
-    assert not (tmp_path / "out").exists()
+    out = tmp_path / "out"
+    with pytest.raises(UnsupportedError, match=rf"no C lowering for {real.op} .*bad_kernel_mod.py:2: a ListComp is outside"):
+        export(small_plan, "cortex-m4", out)
+    assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]   # no temp dir left
 
 

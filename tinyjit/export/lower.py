@@ -1137,6 +1137,9 @@ class FunctionLowering:
             self.error(node, f"{len(indices)} indices into {name!r}, which has {len(info.shape)} dims")
         flat = None
         for d, (i_node, dim) in enumerate(zip(indices, info.shape)):
+            while (isinstance(i_node, ast.Call) and isinstance(i_node.func, ast.Name) and len(i_node.args) == 1
+                   and _is_primitive(self.globals.get(i_node.func.id)) and i_node.func.id == "nonneg"):
+                i_node = i_node.args[0]     # a subscript known non-negative: C never wraps anyway
             e = self.expr(i_node)
             if not (is_int(e.ty) or e.ty == types.boolean):
                 self.error(i_node, "a non-integer index")
@@ -2006,6 +2009,26 @@ class _Pruner:
 # ---------------------------------------------------------------------------------------------
 # kernels
 
+_SUBSET_NODES = (
+    ast.FunctionDef, ast.arguments, ast.arg, ast.For, ast.While, ast.If, ast.Break, ast.Continue, ast.Pass,
+    ast.Return, ast.Assign, ast.AugAssign, ast.Expr, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp,
+    ast.Call, ast.Name, ast.Constant, ast.Attribute, ast.Subscript, ast.Slice, ast.Tuple, ast.keyword,
+    ast.Load, ast.Store, ast.operator, ast.unaryop, ast.boolop, ast.cmpop, ast.expr_context)
+
+
+def check_subset(fdef, file: str, line0: int, name: str) -> None:
+    """The first construct outside the kernel subset, by file and line (before Numba sees it)."""
+    for node in ast.walk(fdef):
+        if not isinstance(node, _SUBSET_NODES):
+            line = line0 + getattr(node, "lineno", 1) - 1
+            raise LoweringError(f"{file}:{line}: a {type(node).__name__} is outside the kernel subset the C "
+                                f"lowering supports (in {name})")
+
+
+def _numba_message(ex) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", str(ex)).strip().splitlines()[0]
+
+
 def numba_arg_type(spec: ArgSpec):
     dt = spec.dtype if isinstance(spec.dtype, types.Type) else nb_dtype(spec.dtype)
     if spec.is_array:
@@ -2073,12 +2096,13 @@ class KernelLowering:
         disp = codegen.load_kernel(k, schedule)
         argtys = [numba_arg_type(a) for a in args]
         file, line0 = _source_position(k.fn)
+        check_subset(fdef, file, line0, k.name)
         self.origins.update({name: fn for name, fn in k.helpers})
         try:
             typemap, _ = _typemap(disp.py_func, argtys)
         except (numba.core.errors.NumbaError, TypeError) as ex:
             raise LoweringError(f"{file}:{line0}: kernel {k.name} does not compile with Numba for "
-                                f"{[str(t) for t in argtys]}: {str(ex).splitlines()[0]}") from None
+                                f"{[str(t) for t in argtys]}: {_numba_message(ex)}") from None
         fl = FunctionLowering(fdef, disp.py_func, typemap, argtys, c_name=c_name, file=file, line0=line0,
                               module_globals=disp.py_func.__globals__, args=args, narrow=self.narrow, owner=self)
         return fl.lower()
@@ -2104,16 +2128,17 @@ class KernelLowering:
         self._in_progress.add(key)
         origin = self.origins.get(py.__name__, py)
         file, line0 = _source_position(origin)
-        try:
-            typemap, ret = _typemap(py, argtys)
-        except (numba.core.errors.NumbaError, TypeError) as ex:
-            caller.error(node, f"helper {py.__name__} for {[str(t) for t in argtys]} ({str(ex).splitlines()[0]})")
         import textwrap
         try:
             fdef = ast.parse(textwrap.dedent(inspect.getsource(origin))).body[0]
         except (OSError, TypeError):
             caller.error(node, f"{py.__name__} (no Python source: an intrinsic needs a C stub in asm_stubs/generic.h)")
         fdef.decorator_list = []
+        check_subset(fdef, file, line0, py.__name__)
+        try:
+            typemap, ret = _typemap(py, argtys)
+        except (numba.core.errors.NumbaError, TypeError) as ex:
+            caller.error(node, f"helper {py.__name__} for {[str(t) for t in argtys]} ({_numba_message(ex)})")
         base = f"{py.__name__}_{'_'.join(SUFFIX.get(unlit(t), 'a') for t in argtys)}" if argtys else py.__name__
         n = self._names.get(base, 0)
         self._names[base] = n + 1
