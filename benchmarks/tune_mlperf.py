@@ -152,22 +152,26 @@ def _host_e2e(name, path, target, db, rounds):
     n_tuned = sum(s.tuned and s.schedule != d.schedule for s, d in zip(tuned.steps, default.steps))
     rng = np.random.default_rng(0)
     inputs = [rng.standard_normal(default.tensors[i].shape).astype(default.tensors[i].dtype) for i in default.inputs]
-    ex = {"default": Executor(default), "tuned": Executor(tuned)}
+    # a second executor of the default plan is the control: its ratio to the first is the noise
+    ex = {"default": Executor(default), "tuned": Executor(tuned), "control": Executor(default)}
     outs = {k: e.run(inputs) for k, e in ex.items()}
     err = max(float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30)) for a, b in zip(outs["tuned"], outs["default"]))
     t0 = time.perf_counter()
-    ex["default"].run(inputs)
-    number = max(1, int(0.01 / max(time.perf_counter() - t0, 1e-6)))
-    samples = {"default": [], "tuned": []}
-    for _ in range(rounds):
-        for k, e in ex.items():
+    for _ in range(3):
+        ex["default"].run(inputs)
+    number = max(1, int(0.03 / max((time.perf_counter() - t0) / 3, 1e-6)))
+    samples = {k: [] for k in ex}
+    order = list(ex)
+    for r in range(rounds):
+        for k in (order if r % 2 == 0 else order[::-1]):       # A B C C B A ...: drift hits all alike
+            e = ex[k]
             t0 = time.perf_counter()
             for _ in range(number):
                 e.run(inputs)
             samples[k].append((time.perf_counter() - t0) / number)
-    d, t = float(np.median(samples["default"])), float(np.median(samples["tuned"]))
-    return {"model": name, "unit": "s", "default": d, "tuned": t, "gain": d / t, "steps_changed": n_tuned,
-            "steps": len(tuned.steps), "max_rel_diff": err, "load": os.getloadavg()[0]}
+    d, t, c = (float(np.median(samples[k])) for k in ("default", "tuned", "control"))
+    return {"model": name, "unit": "s", "default": d, "tuned": t, "gain": d / t, "control_ratio": d / c,
+            "steps_changed": n_tuned, "steps": len(tuned.steps), "max_rel_diff": err, "load": os.getloadavg()[0]}
 
 
 def _mcu_e2e(name, path, target, db):
@@ -211,7 +215,7 @@ def main():
     p.add_argument("--trials", type=int, default=15)
     p.add_argument("--searcher", default="model")
     p.add_argument("--seeds", type=int, default=50)
-    p.add_argument("--rounds", type=int, default=21)
+    p.add_argument("--rounds", type=int, default=30)
     p.add_argument("--batch", type=int, default=8, help="compare: candidates per round (the tuner's --batch)")
     p.add_argument("--budget", type=int, default=8, help="compare: trials per layer the model carries over")
     p.add_argument("--no-transfer", dest="transfer", action="store_false")

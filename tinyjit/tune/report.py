@@ -2,7 +2,8 @@
 
 For each (kernel, signature) of a record file: ``default`` and ``best`` (from the last ``best``
 record: both measured in the same conditions; without one, from the trials), ``unit``,
-``trials`` and ``speedup`` = default / best. The plot shows, for every signature, the speedup of
+``trials`` (on the kernel's latest measured source: an edited kernel starts over) and
+``speedup`` = default / best. The plot shows, for every signature, the speedup of
 the best schedule found so far against the number of candidates measured.
 """
 from __future__ import annotations
@@ -22,8 +23,11 @@ def summarize(records: list[dict]) -> list[dict]:
                                     "target": rec.get("target"), "unit": rec.get("unit"), "default": None,
                                     "best": None, "best_schedule": None, "default_schedule": None,
                                     "trials": 0, "failed": 0, "history": [], "_trial_best": None,
-                                    "_decided": False})
+                                    "_decided": False, "_hash": rec.get("kernel_hash")})
         if rec["kind"] == "trial":
+            if rec.get("kernel_hash") != row.get("_hash"):     # the kernel was edited: its figures start over
+                row.update(trials=0, failed=0, history=[], _trial_best=None, _first=None, _decided=False,
+                           _hash=rec.get("kernel_hash"))
             row["trials"] += 1
             value = rec.get("value") if rec.get("error") is None else None
             if rec.get("error") is not None:
