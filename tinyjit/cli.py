@@ -216,16 +216,14 @@ def cmd_kernel(args) -> None:
                 print(line)
         elif args.action == "bench":
             if args.target:
-                from .export import prototype as export_prototype
-                for row in export_prototype.count_instructions(k, args.target):
+                for row in prototype.count_instructions(k, args.target):
                     print(f"{k.name} {row['schedule']}: {row['instructions']:,} instructions on {args.target}")
                 continue
             for row in prototype.bench(k):
                 print(f"{k.name} {row['schedule'] or '(no knobs)'}: {row['median_us']:.1f} us, "
                       f"{row['gops']:.3f} G elements/s")
         else:
-            from .export import prototype as export_prototype
-            print(export_prototype.show_c(k, args.target or "generic"))
+            print(prototype.show_c(k, args.target or "generic"))
 
 
 def cmd_tune(args) -> None:

@@ -72,17 +72,22 @@ class _SubstituteSchedule(ast.NodeTransformer):
         return self.generic_visit(node)
 
 
-def specialize(k: kernel_registry.Kernel, schedule: dict, name: str = "kernel") -> str:
-    """The kernel's source, schedule constants substituted, as a plain Python function."""
+def specialized_ast(k: kernel_registry.Kernel, schedule: dict, name: str = "kernel") -> ast.FunctionDef:
+    """The kernel as the backends see it: schedule constants substituted, ``q`` expanded into
+    scalar parameters (``k.parameters``), ``S`` gone. Numba and the C lowering both start here."""
     unknown = set(schedule) - set(k.schedule_space)
     if unknown:
         raise TinyJitError(f"kernel {k.name}: unknown schedule knobs {sorted(unknown)}")
     full = {**k.default_schedule(), **schedule}
     fdef = _SubstituteSchedule(full).visit(_function_ast(k.fn))
     fdef.name = name
-    args = [a for a in fdef.args.args if a.arg not in ("q", "S")]
-    fdef.args.args = args + [ast.arg(f"q_{f}") for f in k.quant_fields()]
-    return ast.unparse(ast.fix_missing_locations(fdef))
+    fdef.args.args = [ast.arg(p) for p in k.parameters]
+    return ast.fix_missing_locations(fdef)
+
+
+def specialize(k: kernel_registry.Kernel, schedule: dict, name: str = "kernel") -> str:
+    """The kernel's source as a plain Python function (see specialized_ast)."""
+    return ast.unparse(specialized_ast(k, schedule, name))
 
 
 def kernel_module_source(k: kernel_registry.Kernel, schedule: dict) -> str:

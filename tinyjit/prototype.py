@@ -143,3 +143,46 @@ def bench(k: Kernel, shape=(1, 64, 64, 16), repeat: int = 200, seed: int = 0) ->
         median = float(np.median(times))
         rows.append({"schedule": sched, "median_us": median * 1e6, "gops": ops / median / 1e9})
     return rows
+
+
+def sample_graph(k: Kernel, shape=(1, 64)):
+    """A one-node graph of the kernel's op at a representative shape (with quantization for ints)."""
+    from .ir import Graph, Node, Quant, Tensor
+    n_in = _inputs_count(k)
+    dtype = np.dtype(k.dtypes[0])
+    names = k.tensor_params
+    declared = k.shape_fn(*[tuple(shape)] * n_in, {}) if k.shape_fn else shape
+    declared = [declared] if not declared or isinstance(declared[0], (int, np.integer)) else declared
+    n_out = len(declared)
+    tensors = {}
+    for j, name in enumerate(names[:n_in + n_out]):
+        quant = (Quant(np.array([0.05 + 0.01 * j]), np.array([3 - 2 * j]), None) if dtype.kind in "iu" else None)
+        tensors[name] = Tensor(name, dtype, tuple(shape) if j < n_in else tuple(declared[j - n_in]), quant=quant)
+    node = Node(k.op, f"{k.op}_0", names[:n_in], names[n_in:n_in + n_out], {}, k.domain)
+    return Graph(tensors, [node], names[:n_in], names[n_in:n_in + n_out], f"{k.name}_sample")
+
+
+def show_c(k: Kernel, target: str, shape=(1, 64)) -> str:
+    """The C that `tinyjit export` would write for this kernel (default schedule) on ``target``."""
+    from . import plan as planner
+    from . import targets
+    from .export.project import LoweredPlan
+    p = planner.build(sample_graph(k, shape), target)
+    t = targets.get(target)
+    lowered = LoweredPlan(p, t)
+    header = f"/* {k.name} lowered for {target} (stub header {t.stub}); called on shape {tuple(shape)} */"
+    return "\n\n".join([header, *lowered.kl.helper_defs.values(), *lowered.functions])
+
+
+def count_instructions(k: Kernel, target: str, shape=(1, 256)) -> list[dict]:
+    """Instructions per call under QEMU for every schedule (the tuner's QEMU runner)."""
+    from .tune.qemu import QemuRunner
+    from .tune.task import extract
+    task = extract(sample_graph(k, shape), target, min_points=1)[0]
+    runner = QemuRunner(target)
+    rows = []
+    for sched, result in zip(schedules(k), runner.measure(task, schedules(k))):
+        if result.error:
+            raise KernelTestFailure(f"{k.name} {sched} on {target}: {result.error}")
+        rows.append({"schedule": sched, "instructions": int(result.value)})
+    return rows

@@ -90,6 +90,11 @@ class Kernel:
     def takes_quant(self) -> bool:
         return "q" in inspect.signature(self.fn).parameters
 
+    @property
+    def parameters(self) -> list[str]:
+        """The compiled kernel's parameters: tensors and scalars, then the expanded ``q`` fields."""
+        return self.tensor_params + [f"q_{f}" for f in self.quant_fields()]
+
     def quant_fields(self) -> list[str]:
         """``q.x_scale`` etc.: one scale and zero point per tensor parameter, passed as scalars."""
         return [f"{t}_{f}" for t in self.tensor_params for f in ("scale", "zero_point")] if self.takes_quant else []

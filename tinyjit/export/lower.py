@@ -513,7 +513,7 @@ class FunctionLowering:
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 for t in targets:
                     for sub in ast.walk(t):
-                        if isinstance(sub, ast.Subscript) and isinstance(sub.value, ast.Name) and sub.value.id == name:
+                        if isinstance(sub, ast.Subscript) and _subscripted_array(sub) == name:
                             return True
         return False
 
@@ -1125,6 +1125,13 @@ class FunctionLowering:
 
     def element(self, node) -> tuple[str, object]:
         """A C lvalue for ``a[i, j, ...]`` (flat index arithmetic) and the element type."""
+        value = node.value
+        if (isinstance(value, ast.Attribute) and value.attr == "flat" and isinstance(value.value, ast.Name)
+                and value.value.id in self.arrays and not isinstance(node.slice, (ast.Tuple, ast.Slice))):
+            e = self.expr(node.slice)      # a.flat[i]: arrays are contiguous, so the pointer's i-th element
+            if not is_int(e.ty):
+                self.error(node.slice, "a non-integer index")
+            return f"{self.cname(value.value.id)}[{e.code}]", self.arrays[value.value.id].ty
         if not isinstance(node.value, ast.Name) or node.value.id not in self.arrays:
             self.error(node, "indexing something that is not an array argument or local array")
         name = node.value.id
@@ -1468,6 +1475,16 @@ class FunctionLowering:
             fname = f"tj_abs_{SUFFIX[r]}"
             self.use_runtime(fname)
             return E(f"{fname}({self.cast(e, r).code})", r, P_POSTFIX, rng=rng)
+        if callee == "round" and len(args_nodes) == 1:
+            # Python's round(): half to even, an int; C's rint() in the default rounding mode agrees
+            (e,) = [self.expr(a) for a in args_nodes]
+            sig = self.resolve(builtins.round, (e.ty,), node)
+            at, r = unlit(sig.args[0]), unlit(sig.return_type)
+            if not is_float(at):
+                return self.cast(e, r)
+            self.owner.libm = True
+            inner = f"{'rintf' if at == types.float32 else 'rint'}({self.cast(e, at).code})"
+            return E(f"({ctype(r)}){inner}", r, P_UNARY)
         if callee in ("int", "float", "bool") or (callee.startswith("np.") and callee[3:] in NP_CASTS):
             if len(args_nodes) != 1:
                 self.error(node, f"{callee}() of {len(args_nodes)} arguments")
@@ -1807,6 +1824,14 @@ class FunctionLowering:
 _CONST_DECL = re.compile(r"^\s*const [\w ]+? (\w+) = [^;]*;$")
 
 
+def _subscripted_array(sub: ast.Subscript) -> str | None:
+    """The array a subscript indexes: ``a`` in ``a[i]`` and in ``a.flat[i]``."""
+    value = sub.value
+    if isinstance(value, ast.Attribute) and value.attr == "flat":
+        value = value.value
+    return value.id if isinstance(value, ast.Name) else None
+
+
 def _drop_unused_consts(lines: list) -> list:
     """Constants whose every use folded away (shapes, parameters) are not declared."""
     text = "\n".join(lines)
@@ -2091,8 +2116,7 @@ class KernelLowering:
 
     def lower_call(self, k: kernel_registry.Kernel, schedule: dict, args: list[ArgSpec], c_name: str) -> str:
         """The C definition of kernel ``k`` specialized to one call: ``static void c_name(pointers...)``."""
-        full = {**k.default_schedule(), **schedule}
-        fdef = codegen._SubstituteSchedule(full).visit(codegen._function_ast(k.fn))
+        fdef = codegen.specialized_ast(k, schedule, k.fn.__name__)
         disp = codegen.load_kernel(k, schedule)
         argtys = [numba_arg_type(a) for a in args]
         file, line0 = _source_position(k.fn)

@@ -18,7 +18,6 @@ half project behind.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import os
 import re
@@ -77,7 +76,7 @@ def c_ident(name: str, prefix: str = "") -> str:
 
 def step_args(plan, step, k) -> list[lower.ArgSpec]:
     """The ArgSpecs of one step: its tensors (shapes, flash or arena) and its constant parameters."""
-    names = list(inspect.signature(k.fn).parameters)
+    names = k.parameters
     if len(names) != len(step.args) + len(step.params):
         raise TinyJitError(f"step {step.node}: kernel {k.name} takes {len(names)} arguments, the plan passes "
                            f"{len(step.args) + len(step.params)}")
