@@ -121,3 +121,13 @@ def test_figures_of_an_edited_kernel_are_measured_again(task, tmp_path):
     (s,) = tune_tasks([task], again, Database(path), trials=5, searcher="random", progress=False)
     assert len(again.measured) == 5 and s.trials == 5
     assert Database(path).best(task.kernel, task.signature)["kernel_hash"] == task.kernel_hash()
+
+
+def test_a_layer_whose_default_fails_is_skipped(task, tmp_path):
+    class Broken(CountingRunner):
+        def measure_one(self, task, s):
+            self.measured.append(dict(s))
+            return Result(None, "the default schedule fails: NameError: name 'nonneg' is not defined")
+    runner = Broken()
+    (s,) = tune_tasks([task, task], runner, Database(tmp_path / "t.jsonl"), trials=8, progress=False)[:1]
+    assert runner.measured == [task.default] and s.best is None and s.failed == 1

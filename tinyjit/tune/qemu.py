@@ -61,12 +61,15 @@ class QemuRunner:
     def measure(self, task, schedules: list[dict]):
         """Candidates built and run in parallel threads (compilers and QEMU are processes): the
         counts do not depend on how busy the machine is."""
-        self._host.reference(task)
         if self.jobs <= 1 or len(schedules) <= 1:
             for s in schedules:
                 yield self.measure_one(task, s)
             return
         from concurrent.futures import ThreadPoolExecutor
+        try:
+            self._host.reference(task)           # once, before the threads share it
+        except Exception:
+            pass                                 # measure_one reports it per candidate
         pool = ThreadPoolExecutor(min(self.jobs, len(schedules)))
         try:
             yield from pool.map(lambda s: self.measure_one(task, s), schedules)
@@ -78,7 +81,10 @@ class QemuRunner:
 
     def measure_one(self, task, schedule: dict) -> Result:
         export, build, _, run_elf = _export_modules()
-        want = self._host.reference(task)
+        try:
+            want = self._host.reference(task)
+        except Exception as e:
+            return Result(None, f"the default schedule fails: {type(e).__name__}: {' '.join(str(e).split())[:300]}")
         inputs = self._host._inputs[task.id]
         tag = hashlib.sha256(json.dumps([task.id, schedule], sort_keys=True).encode()).hexdigest()[:12]
         out = self.workdir / f"{task.kernel}-{tag}"

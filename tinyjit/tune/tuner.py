@@ -163,6 +163,11 @@ def _tune_one(i, task, runner, db, trials, searcher_name, seed, batch, bar, conf
     try:
         if space.key(space.default) not in measured:
             record(dict(space.default), next(iter(runner.measure(task, [dict(space.default)]))))
+        drec = measured[space.key(space.default)]
+        if drec.get("error"):       # nothing can be checked against a default that fails: next layer
+            if log:
+                log(f"{task.kernel} {task.node.name}: skipped, {drec['error']}")
+            target_count = 0
         while len(measured) < target_count:
             proposal = searcher.propose(min(batch, target_count - len(measured)))
             if not proposal:
