@@ -45,6 +45,7 @@ def fold_qdq(graph: Graph) -> Graph:
         if node.op in ("QuantizeLinear", "DequantizeLinear") and not node.domain:
             _check_qdq_node(node, g)
     g.nodes = [n for node in g.nodes for n in _qlinear(node, g)]
+    _annotate_qdq_tensors(g)
     _fold_groups(g)
     _fold_requantize(g)
     _propagate_through_moves(g)
@@ -62,6 +63,18 @@ def _qdq_quant(node: Node, g: Graph, int_name: str) -> Quant:
     axis = int(node.attrs.get("axis", 1))
     axis = axis + rank if axis < 0 else axis
     return make_quant(scale, zero_point, axis if np.size(scale) > 1 else None)
+
+
+def _annotate_qdq_tensors(g: Graph) -> None:
+    """The integer side of every Q/DQ node carries the node's Quant, so an op between them that no
+    pattern folds (a user's custom-domain int8 kernel, say) still sees its scales and zero points."""
+    for node in g.nodes:
+        if node.domain or node.op not in ("QuantizeLinear", "DequantizeLinear"):
+            continue
+        name = node.outputs[0] if node.op == "QuantizeLinear" else node.inputs[0]
+        t = g.tensors.get(name)
+        if t is not None and t.quant is None and not t.is_const and t.dtype.name in QTYPES:
+            t.quant = _qdq_quant(node, g, name)
 
 
 def _check_qdq_node(node: Node, g: Graph) -> None:
