@@ -152,3 +152,26 @@ def test_unsupported_construct_names_file_and_line():
     specs = [lower.ArgSpec("x", "float32", (4,)), lower.ArgSpec("y", "float32", (4,))]
     with pytest.raises(lower.LoweringError, match=r"test_export_lowering.py:\d+: .*outside the kernel subset"):
         lower.KernelLowering().lower_call(k, {}, specs, "bad")
+
+
+def loop_var_reused(x, y):
+    n = x.shape[0]
+    for t in range(0, n, 4):
+        i = min(t, n - 4)          # a plain variable here ...
+        y[i] = x[i] + 1
+    for i in range(n):             # ... and a loop variable here: fine
+        y[i] += x[i]
+
+
+def loop_var_after_loop(x, y):
+    for i in range(x.shape[0]):
+        y[i] = x[i]
+    y[0] = i                       # Python: the last i; C has no i here
+
+
+def test_loop_variable_reuse_and_stale_reads():
+    specs = [lower.ArgSpec("x", "int32", (10,)), lower.ArgSpec("y", "int32", (10,))]
+    text = lower.KernelLowering().lower_call(_kernel(loop_var_reused), {}, specs, "ok")
+    assert "for (int64_t i = 0; i < n; i++)" in text
+    with pytest.raises(lower.LoweringError, match=r"loop variable 'i' read after its loop"):
+        lower.KernelLowering().lower_call(_kernel(loop_var_after_loop), {}, specs, "bad")

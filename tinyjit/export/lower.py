@@ -937,7 +937,7 @@ class FunctionLowering:
                 and 1 <= len(it.args) <= 3 and not it.keywords):
             self.error(node, "a for loop that is not over range(...)")
         name = node.target.id
-        if name in _loaded_outside_loops(self, name):
+        if name in _stale_loop_reads(self):
             self.error(node, f"loop variable {name!r} read after its loop (C would see the value past the end)")
         if self._dot_product(node):
             return
@@ -1485,6 +1485,13 @@ class FunctionLowering:
             self.owner.libm = True
             inner = f"{'rintf' if at == types.float32 else 'rint'}({self.cast(e, at).code})"
             return E(f"({ctype(r)}){inner}", r, P_UNARY)
+        if callee in ("np.round", "np.rint", "np.around", "np.round_") and len(args_nodes) == 1:
+            (e,) = [self.expr(a) for a in args_nodes]     # numpy rounds half to even too, keeping the type
+            if not is_float(unlit(e.ty)):
+                return e
+            at = unlit(e.ty)
+            self.owner.libm = True
+            return E(f"{'rintf' if at == types.float32 else 'rint'}({e.code})", at, P_POSTFIX)
         if callee in ("int", "float", "bool") or (callee.startswith("np.") and callee[3:] in NP_CASTS):
             if len(args_nodes) != 1:
                 self.error(node, f"{callee}() of {len(args_nodes)} arguments")
@@ -1903,20 +1910,58 @@ def _assigned_names(stmts) -> set:
     return _names_with_ctx(stmts, ast.Store)
 
 
-def _loaded_outside_loops(fl: FunctionLowering, name: str) -> set:
-    """{name} if ``name`` is read anywhere outside the for-loops that bind it."""
-    def visit(node, inside):
-        if isinstance(node, ast.For) and isinstance(node.target, ast.Name) and node.target.id == name:
-            for s in node.body:
-                if visit(s, True):
-                    return True
-            return any(visit(n, inside) for n in [node.iter])
-        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load) and not inside:
-            return True
-        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name) and node.target.id == name and not inside:
-            return True
-        return any(visit(c, inside) for c in ast.iter_child_nodes(node))
-    return {name} if any(visit(s, False) for s in fl.fdef.body) else set()
+def _stale_loop_reads(fl: FunctionLowering) -> set:
+    """Names read where their value can be what a finished ``for`` loop left (Python keeps the last
+    value, C's loop variable is gone): reads that no plain assignment precedes since that loop."""
+    cached = getattr(fl, "_stale_cache", None)
+    if cached is not None:
+        return cached
+    loop_vars = {n.target.id for n in ast.walk(fl.fdef) if isinstance(n, ast.For) and isinstance(n.target, ast.Name)}
+    stale: set = set()
+
+    def reads(node, fresh, bound):
+        for sub in ast.walk(node):
+            if (isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load) and sub.id in loop_vars
+                    and sub.id not in fresh and sub.id not in bound):
+                stale.add(sub.id)
+
+    def block(stmts, fresh, bound):
+        fresh = set(fresh)
+        for st in stmts:
+            if isinstance(st, ast.For):
+                reads(st.iter, fresh, bound)
+                inner = bound | ({st.target.id} if isinstance(st.target, ast.Name) else set())
+                block(st.body, fresh - _assigned_names(st.body), inner)
+                if isinstance(st.target, ast.Name):
+                    fresh.discard(st.target.id)            # from here on: the loop's leftover
+                fresh -= {n for n in _assigned_names(st.body) if n in loop_vars and n not in bound}
+            elif isinstance(st, ast.While):
+                reads(st.test, fresh, bound)
+                block(st.body, fresh - _assigned_names(st.body), bound)
+                fresh -= _loop_bound_in(st.body)
+            elif isinstance(st, ast.If):
+                reads(st.test, fresh, bound)
+                a = block(st.body, fresh, bound)
+                b = block(st.orelse, fresh, bound)
+                fresh = a & b
+            else:
+                if isinstance(st, ast.AugAssign):
+                    reads(st.target, fresh, bound)
+                reads(st, fresh, bound) if not isinstance(st, ast.Assign) else reads(st.value, fresh, bound)
+                if isinstance(st, ast.Assign):
+                    for t in st.targets:
+                        if isinstance(t, ast.Subscript):
+                            reads(t, fresh, bound)
+                    fresh |= {n for n in _assigned_names([st]) if n not in bound}
+        return fresh
+
+    block(fl.fdef.body, set(fl.params), set())
+    fl._stale_cache = stale
+    return stale
+
+
+def _loop_bound_in(stmts) -> set:
+    return {n.target.id for s in stmts for n in ast.walk(s) if isinstance(n, ast.For) and isinstance(n.target, ast.Name)}
 
 
 def _declaration_plan(stmts, fl: FunctionLowering) -> dict:
