@@ -267,6 +267,10 @@ def _print_tune_report(rows: list, db) -> None:
         console.print("no tuning records")
 
 
+def _kernels_flag(p) -> None:
+    p.add_argument("--kernels", action="append", metavar="DIR", help="load user kernels from a folder or file")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tinyjit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -277,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-shape", action="append", metavar="NAME=d0,d1,...",
                    help="fix the shape of a dynamic input (repeatable)")
     p.add_argument("--target", default="x86_64")
-    p.add_argument("--kernels", action="append", metavar="DIR", help="load user kernels from a folder or file")
+    _kernels_flag(p)
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("run", help="run a model on inputs from .npy/.npz")
@@ -285,13 +289,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", "-i", required=True, help=".npy (one input) or .npz (one array per input name)")
     p.add_argument("-o", "--output", help=".npy (one output) or .npz")
     p.add_argument("--input-shape", action="append", metavar="NAME=d0,d1,...")
-    p.add_argument("--kernels", action="append", metavar="DIR", help="load user kernels from a folder or file")
+    _kernels_flag(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("inspect", help="ops, tensors, schedules, arena and weight bytes, MACs")
     p.add_argument("model")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--kernels", action="append", metavar="DIR", help="load user kernels from a folder or file")
+    _kernels_flag(p)
     p.set_defaults(func=cmd_inspect)
 
     p = sub.add_parser("kernel", help="prototype a kernel: test it against its reference, time its schedules")
@@ -313,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray", metavar="auto|ADDRESS", help="measure candidates as Ray tasks on a cluster")
     p.add_argument("--only", action="append", metavar="NAME", help="tune only this kernel or node (repeatable)")
     p.add_argument("--input-shape", action="append", metavar="NAME=d0,d1,...")
-    p.add_argument("--kernels", action="append", metavar="DIR", help="load user kernels from a folder or file")
+    _kernels_flag(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--report", metavar="DB", help="print default vs tuned per op signature of a record file")
     p.add_argument("--json", action="store_true", help="--report as JSON")
@@ -329,12 +333,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="a .tjm (tinyjit convert ... --target <target>)")
     p.add_argument("--target", required=True, help="cortex-m4, cortex-m7, cortex-m55, rv32imac, rv64gcv, x86_64, generic")
     p.add_argument("-o", "--output", required=True, help="the project directory (replaced if it is an earlier export)")
+    _kernels_flag(p)
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("verify", help="build an exported project, run it under QEMU, compare with the Python executor")
     p.add_argument("project", help="a directory written by tinyjit export")
     p.add_argument("--input", "-i", help=".npy/.npz input (default: seeded random data)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    _kernels_flag(p)
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("devices", help="the deployment planner's device and link database")
@@ -365,7 +371,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="--execute: pace compute to the devices' predicted speed, or run at this machine's")
     p.add_argument("--runs", type=int, default=5, help="--execute: timed runs (median reported)")
     p.add_argument("--out", metavar="DIR", help="write the partitions (.tjm, and C projects for MCU targets) here")
-    p.add_argument("--ray", metavar="ADDRESS", help="run the partitions as Ray actors on a cluster (tinyjit[distributed])")
+    p.add_argument("--ray", metavar="auto|local|ADDRESS",
+                   help="run the partitions as Ray actors, each on the node offering the resource device:NAME "
+                        "(tinyjit[distributed]; local: start Ray here offering every device)")
     p.set_defaults(func=cmd_plan)
     return parser
 
