@@ -112,9 +112,9 @@ def plan(args) -> None:
     topo = pl.Topology(db, names, links)
     planner = pl.Planner(mp, topo, args.objective, qemu=args.qemu)
     result = planner.plan()
-    execution = None
+    execution = exports = None
     if args.out:
-        _write_partitions(planner, result.best, Path(args.out))
+        exports = _write_partitions(planner, result.best, Path(args.out), qemu=args.qemu)
     if args.execute or args.ray:
         best = result.best
         if not best.executable:
@@ -124,16 +124,24 @@ def plan(args) -> None:
             best = alt
         if args.ray:
             from .ray_runtime import execute_on_ray
-            execution = execute_on_ray(planner, best, args.ray, runs=args.runs)
+            execution = execute_on_ray(planner, best, args.ray, runs=args.runs, emulate=args.emulate)
         else:
             from .runtime import execute
             execution = execute(planner, best, runs=args.runs, emulate=args.emulate)
     if args.gantt:
         rep.gantt(planner, result, args.gantt, execution)
     if args.json:
-        print(json.dumps(rep.to_json(planner, result, execution), indent=2, default=_jsonable))
+        out = rep.to_json(planner, result, execution)
+        if exports is not None:
+            out["exports"] = exports
+        print(json.dumps(out, indent=2, default=_jsonable))
     else:
         rep.print_text(planner, result, execution, _console())
+        for e in exports or ():
+            print(f"wrote {e['path']}" + (f": {e['note']}" if e.get("note") else "")
+                  + (f"; under QEMU {e['instructions']:,} instructions = {e['qemu_ms']:.3f} ms on {e['device']} "
+                     f"(the plan's {e['latency_source']} figure: {e['predicted_ms']:.3f} ms), output "
+                     + ("matches" if e["match"] else "DIFFERS") if e.get("instructions") else ""))
         if args.gantt:
             print(f"wrote {args.gantt}")
     if execution is not None and not execution["match"]:
@@ -147,19 +155,37 @@ def _jsonable(x):
     raise TypeError(type(x).__name__)
 
 
-def _write_partitions(planner, cand, out: Path) -> None:
-    """Each partition as .tjm; for devices with an MCU target, its exported C project too."""
+def _write_partitions(planner, cand, out: Path, qemu: bool = False) -> list[dict]:
+    """Each partition as .tjm; for devices with an MCU target, its exported C project too (with
+    ``qemu``: built, run under QEMU and compared with the Python executor by tinyjit verify)."""
     from .. import format as tjm
     from .runtime import partitions
     if not cand.executable:
-        return
+        return []
     out.mkdir(parents=True, exist_ok=True)
+    written = []
     for i, (st, part) in enumerate(zip(cand.stages, partitions(planner, cand))):
-        tjm.save(part, out / f"part{i}-{st.device}.tjm")
+        path = out / f"part{i}-{st.device}.tjm"
+        tjm.save(part, path)
+        entry = {"partition": i, "device": st.device, "steps": [st.start, st.stop], "path": str(path)}
+        written.append(entry)
         dev = planner.topo.db.device(st.device)
-        if dev.target and dev.target not in ("x86_64", "generic") and part.steps:
-            try:
-                from ..export.project import export
-            except ImportError:
-                continue
-            export(part, dev.target, out / f"part{i}-{st.device}-{dev.target}")
+        if not (dev.target and dev.target not in ("x86_64", "generic") and part.steps):
+            continue
+        try:
+            from ..export.project import export
+            from ..export.verify import verify
+        except ImportError as e:
+            entry["note"] = f"no C project: tinyjit.export is not available ({e})"
+            continue
+        project = out / f"part{i}-{st.device}-{dev.target}"
+        export(part, dev.target, project)
+        written.append({"partition": i, "device": st.device, "target": dev.target, "path": str(project)})
+        if qemu:
+            report = verify(project)
+            instructions = report.get("instructions")
+            written[-1].update({"match": report["match"], "instructions": instructions,
+                                "flash_bytes": report.get("flash_bytes"), "ram_bytes": report.get("ram_bytes"),
+                                "qemu_ms": instructions * dev.cpi / dev.clock_hz * 1e3 if instructions else None,
+                                "predicted_ms": st.compute_s * 1e3, "latency_source": st.source})
+    return written

@@ -36,8 +36,8 @@ def to_json(planner: Planner, result: Result, execution: dict | None = None) -> 
         out["spatial_estimate"] = candidate_json(planner, spatial[0])
     if execution is not None:
         out["execution"] = execution
-        out["measured_latency_ms"] = execution["measured_latency_ms"]
-        out["match"] = execution["match"]
+        for key in ("measured_latency_ms", "runtime_overhead_ms", "predicted_with_overhead_ms", "error", "match"):
+            out[key] = execution[key]
     return out
 
 
@@ -74,9 +74,12 @@ def print_text(planner: Planner, result: Result, execution: dict | None, console
         console.print(f"note: {d}: {note}")
     if execution is not None:
         e = execution
-        console.print(f"[bold]executed[/bold] ({e['emulate']} speed emulated, links emulated, "
+        console.print(f"[bold]executed[/bold] ({e['runtime']}; {e['emulate']} speed emulated, links emulated, "
                       f"{len(e['runs_ms'])} runs): measured {e['measured_latency_ms']:.3f} ms vs predicted "
-                      f"{e['predicted_latency_ms']:.3f} ms ({e['error']:+.1%}); output "
+                      f"{e['predicted_latency_ms']:.3f} ms + runtime overhead {e['runtime_overhead_ms']:.3f} ms "
+                      f"(calibrated: {e['hops']} hops, {e['runtime_overhead_per_hop_ms']:.3f} ms each) = "
+                      f"{e['predicted_with_overhead_ms']:.3f} ms ({e['error']:+.1%}; without the overhead "
+                      f"{e['model_error']:+.1%}); output "
                       + ("matches the whole model" if e["match"] else f"DIFFERS from the whole model ({e['max_error']})"))
 
 

@@ -1,17 +1,22 @@
 """The framed tensor format on the wire (loopback TCP between partitions).
 
 A message is a 4-byte count of tensors (0xFFFFFFFF: stop; 0xFFFFFFFE: an error text follows as
-one frame), then that many frames. A frame is:
+one frame; 0xFFFFFFFD: a calibration message follows), an 8-byte double *not before* (the time,
+on this machine's monotonic clock, at which the emulated link delivers the message: the receiver
+waits until then), then that many frames. A frame is:
 
     b"TJT1" | u32 header length | header (JSON: name, dtype, shape, scale, zero_point, axis) | data
 
-The data is the tensor's C-order bytes, as many as dtype and shape say.
+The data is the tensor's C-order bytes, as many as dtype and shape say. A *calibration* message
+goes through the same processes, sockets, framing and emulated links as an inference, but no
+partition computes (each sends zeros of its outputs' shapes): its time is the runtime's own.
 """
 from __future__ import annotations
 
 import json
 import socket
 import struct
+from typing import NamedTuple
 
 import numpy as np
 
@@ -20,6 +25,7 @@ from ..errors import TinyJitError
 MAGIC = b"TJT1"
 STOP = 0xFFFFFFFF
 ERROR = 0xFFFFFFFE
+CALIBRATE = 0xFFFFFFFD
 DTYPES = {"bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
           "float16", "float32", "float64"}
 MAX_HEADER = 1 << 16
@@ -27,6 +33,12 @@ MAX_HEADER = 1 << 16
 
 class PeerClosed(TinyJitError):
     """The other end closed the connection."""
+
+
+class Message(NamedTuple):
+    frames: list            # [(header, array)]
+    calibrate: bool
+    not_before: float       # time.perf_counter() at which the emulated link delivers it
 
 
 def recv_exact(sock: socket.socket, n: int) -> bytearray:
@@ -53,8 +65,9 @@ def encode(name: str, array: np.ndarray, quant=None) -> bytes:
     return MAGIC + struct.pack("<I", len(head)) + head + array.tobytes()
 
 
-def send_message(sock: socket.socket, frames: list[bytes]) -> None:
-    sock.sendall(struct.pack("<I", len(frames)) + b"".join(frames))
+def send_message(sock: socket.socket, frames: list[bytes], calibrate: bool = False, not_before: float = 0.0) -> None:
+    prefix = struct.pack("<I", CALIBRATE) if calibrate else b""
+    sock.sendall(prefix + struct.pack("<Id", len(frames), not_before) + b"".join(frames))
 
 
 def send_control(sock: socket.socket, code: int, text: str = "") -> None:
@@ -65,9 +78,12 @@ def send_control(sock: socket.socket, code: int, text: str = "") -> None:
     sock.sendall(data)
 
 
-def recv_message(sock: socket.socket):
-    """[(header, array)], or None for STOP; an ERROR message raises it."""
+def recv_message(sock: socket.socket) -> Message | None:
+    """The next Message, or None for STOP; an ERROR message raises it."""
     (count,) = struct.unpack("<I", recv_exact(sock, 4))
+    calibrate = count == CALIBRATE
+    if calibrate:
+        (count,) = struct.unpack("<I", recv_exact(sock, 4))
     if count == STOP:
         return None
     if count == ERROR:
@@ -75,6 +91,7 @@ def recv_message(sock: socket.socket):
         raise TinyJitError(bytes(recv_exact(sock, n)).decode(errors="replace"))
     if count > 4096:
         raise TinyJitError(f"bad message: {count} tensors")
+    (not_before,) = struct.unpack("<d", recv_exact(sock, 8))
     out = []
     for _ in range(count):
         if recv_exact(sock, 4) != MAGIC:
@@ -90,4 +107,4 @@ def recv_message(sock: socket.socket):
         nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
         data = recv_exact(sock, nbytes)
         out.append((header, np.frombuffer(data, dtype=dtype).reshape(shape)))
-    return out
+    return Message(out, calibrate, not_before)

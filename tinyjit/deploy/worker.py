@@ -1,10 +1,18 @@
 """One partition in its own process: ``python -m tinyjit.deploy.worker PART.tjm ...``.
 
 It listens on a loopback port (printed as ``READY <port>`` once its plan is compiled), reads
-``NEXT <port>`` (its downstream) from stdin, accepts its upstream, connects downstream, and for every message: runs its partition (or relays when
-it has no steps), waits until the device's predicted compute time has passed (``--pace``),
-emulates the outgoing link (``--delay`` seconds plus bytes at ``--bandwidth`` bit/s, slept in
-the sender), and sends the result on. Any error goes downstream as an error message.
+``NEXT <port>`` (its downstream) from stdin, accepts its upstream, connects downstream, and for
+every message: waits until the message's *not before* time (its upstream link delivers it then),
+runs its partition (or relays when it has no steps), and sends the result on at once, stamped
+*not before* = the end of the device's predicted compute time (``--pace``; or of the real
+computation if that takes longer) + the outgoing link (``--delay`` seconds plus the bytes at
+``--bandwidth`` bit/s). So the link is slept by the receiver while the data is already there:
+one process wakes per hop, not two (the sender after its sleep and the receiver when the data
+comes), and every wake-up on a busy machine is late by up to a scheduler tick. A calibration
+message takes the same way without the computation. Any error goes downstream as an error
+message.
+
+``Partition`` is what a partition does with one message; the Ray actors (ray_runtime) use it too.
 """
 from __future__ import annotations
 
@@ -14,6 +22,7 @@ import socket
 import sys
 import time
 import traceback
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -30,6 +39,64 @@ def sleep_until(deadline: float) -> None:
             time.sleep(left - 0.0015)
 
 
+def writable(a: np.ndarray) -> np.ndarray:
+    """The array as the executor was compiled for: writable, aligned, C-contiguous. Numba types a
+    read-only array (np.frombuffer over bytes, Ray's zero-copy numpy) as another type, so such an
+    input would compile the whole plan again."""
+    if a.flags.writeable and a.flags.aligned and a.flags.c_contiguous:
+        return a
+    return np.array(a, order="C", copy=True)
+
+
+@dataclass
+class Emulation:
+    """How long a device and its outgoing link take: the process sleeps the difference."""
+    pace: float = 0.0         # seconds the device computes (0: as fast as this machine runs it)
+    delay: float = 0.0        # one-way link latency, seconds
+    bandwidth: float = 0.0    # link bit/s (0: unlimited, or no link)
+
+    def link_s(self, nbytes: int) -> float:
+        return self.delay + (nbytes * 8 / self.bandwidth if self.bandwidth else 0.0)
+
+    def intended_s(self, nbytes: int) -> float:
+        """What a message takes here when nothing is computed: the pace and the link."""
+        return self.pace + self.link_s(nbytes)
+
+    def deliver_at(self, t0: float, nbytes: int) -> float:
+        """When the result reaches the next device, for a message taken up at ``t0``: the
+        device's compute time (or the real one, if longer), then the link."""
+        return max(t0 + self.pace, time.perf_counter()) + self.link_s(nbytes)
+
+
+class Partition:
+    """A partition plan, compiled and warmed up, that answers messages."""
+
+    def __init__(self, plan, emulation: Emulation, name: str = ""):
+        from ..executor import Executor
+        self.name = name or plan.name
+        self.emulation = emulation
+        self.executor = Executor(plan) if plan.steps else None
+        self.in_specs = [plan.tensors[i] for i in plan.inputs]
+        self.out_specs = [plan.tensors[i] for i in plan.outputs]
+        self.zeros = [np.zeros(t.shape, t.dtype) for t in self.out_specs]   # what a calibration sends
+        if self.executor is not None:   # compile before saying ready
+            self.executor.run([np.zeros(t.shape, t.dtype) for t in self.in_specs])
+
+    @property
+    def out_bytes(self) -> int:
+        return sum(z.nbytes for z in self.zeros)
+
+    def outputs(self, by_name: dict, calibrate: bool = False) -> list[np.ndarray]:
+        missing = [t.name for t in self.in_specs if t.name not in by_name]
+        if missing:
+            raise ValueError(f"{self.name}: inputs {missing} did not arrive")
+        if self.executor is None:
+            return [by_name[t.name] for t in self.out_specs]
+        if calibrate:
+            return self.zeros
+        return self.executor.run([writable(by_name[t.name]) for t in self.in_specs])
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
@@ -41,13 +108,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from .. import format as tjm
-    from ..executor import Executor
-    plan = tjm.load(args.model)
-    executor = Executor(plan) if plan.steps else None
-    in_specs = [plan.tensors[i] for i in plan.inputs]
-    out_specs = [plan.tensors[i] for i in plan.outputs]
-    if executor is not None:   # compile before saying ready
-        executor.run([np.zeros(t.shape, t.dtype) for t in in_specs])
+    part = Partition(tjm.load(args.model), Emulation(args.pace, args.delay, args.bandwidth),
+                     os.path.basename(args.model))
 
     server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     server.bind(("127.0.0.1", 0))
@@ -73,28 +135,20 @@ def main(argv=None) -> int:
             if msg is None:
                 wire.send_control(down, wire.STOP)
                 return 0
-            if args.fault == "exit":
+            frames, calibrate, not_before = msg
+            sleep_until(not_before)
+            t0 = time.perf_counter()
+            if args.fault == "exit" and not calibrate:
                 os._exit(3)
-            if args.fault == "hang":
+            if args.fault == "hang" and not calibrate:
                 time.sleep(3600)
             try:
-                t0 = time.perf_counter()
-                by_name = {h["name"]: a for h, a in msg}
-                missing = [t.name for t in in_specs if t.name not in by_name]
-                if missing:
-                    raise ValueError(f"{args.model}: inputs {missing} did not arrive")
-                if executor is None:
-                    outputs = [by_name[t.name] for t in out_specs]
-                else:
-                    outputs = executor.run([np.ascontiguousarray(by_name[t.name]) for t in in_specs])
-                frames = [wire.encode(t.name, a, t.quant) for t, a in zip(out_specs, outputs)]
-                nbytes = sum(a.nbytes for a in outputs)
-                # the device's compute time, then the link: one deadline, so sleeps do not add up
-                computed = max(t0 + args.pace, time.perf_counter())
-                sleep_until(computed + args.delay + (nbytes * 8 / args.bandwidth if args.bandwidth else 0.0))
-                wire.send_message(down, frames)
+                outputs = part.outputs({h["name"]: a for h, a in frames}, calibrate)
+                frames = [wire.encode(t.name, a, t.quant) for t, a in zip(part.out_specs, outputs)]
+                deliver = part.emulation.deliver_at(t0, sum(a.nbytes for a in outputs))
+                wire.send_message(down, frames, calibrate, deliver)
             except Exception as e:
-                wire.send_control(down, wire.ERROR, f"{os.path.basename(args.model)}: {type(e).__name__}: {e}")
+                wire.send_control(down, wire.ERROR, f"{part.name}: {type(e).__name__}: {e}")
                 traceback.print_exc()
                 return 1
     finally:
