@@ -1,22 +1,27 @@
+"""Clip: bounds come from attributes (opset < 11) or constant inputs (normalized to attributes)."""
 import numpy as np
 
-from ._elementwise import unary
+from ._elementwise import NUMBERS, unary
 from ._util import FLOAT_MAX, FLOAT_MIN
 
 
 def _bounds(node, graph):
-    lo = node.attrs.get("min", FLOAT_MIN)
-    hi = node.attrs.get("max", FLOAT_MAX)
-    for i, default in ((1, lo), (2, hi)):   # opset 11+: bounds are optional constant inputs
+    dtype = graph.tensors[node.inputs[0]].dtype
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        lo_default, hi_default, convert = int(info.min), int(info.max), int
+    else:
+        lo_default, hi_default, convert = FLOAT_MIN, FLOAT_MAX, lambda v: float(np.float32(v))
+    lo = node.attrs.get("min", lo_default)
+    hi = node.attrs.get("max", hi_default)
+    for i in (1, 2):   # bounds still given as constant inputs (passes may build such nodes)
         if len(node.inputs) > i and node.inputs[i]:
             value = graph.const(node.inputs[i])
-            if i == 1:
-                lo = float(value) if value is not None else default
-            else:
-                hi = float(value) if value is not None else default
-    return float(np.float32(lo)), float(np.float32(hi))
+            if value is not None:
+                lo, hi = (value.item(), hi) if i == 1 else (lo, value.item())
+    return convert(lo), convert(hi)
 
 
-@unary("Clip", params=_bounds)
+@unary("Clip", dtypes=NUMBERS, params=_bounds)
 def clip(x, alpha, beta):
     return min(max(x, alpha), beta)

@@ -2,5 +2,5 @@ from ._elementwise import NUMBERS, binary
 
 
 @binary("Mul", dtypes=NUMBERS)
-def mul(a, b):
+def mul(a, b, p):
     return a * b

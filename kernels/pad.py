@@ -1,11 +1,11 @@
-"""Pad (constant, reflect, edge) of up to 4 dims."""
+"""Pad (constant, reflect, edge, wrap) of up to 4 dims; negative pads crop."""
 import numpy as np
 
 from tinyjit import Call, kernel
 from tinyjit.errors import UnsupportedError
 
-DTYPES = ("float32", "int8", "uint8", "int16", "int32", "int64")
-MODES = {"constant": 0, "reflect": 1, "edge": 2}
+DTYPES = ("float32", "int8", "uint8", "int16", "int32", "int64", "bool")
+MODES = {"constant": 0, "reflect": 1, "edge": 2, "wrap": 3}
 
 
 @kernel(op="Pad", dtypes=DTYPES)
@@ -34,6 +34,8 @@ def source_index(i, size, mode):
         return -1
     if mode == 2:
         return 0 if i < 0 else size - 1
+    if mode == 3:
+        return i % size
     period = 2 * (size - 1)
     if period == 0:
         return 0
@@ -59,7 +61,7 @@ def _(node, graph, S):
         raise UnsupportedError(f"node {node.name}: Pad of rank {rank} (at most 4)")
     begins = [0] * (4 - rank) + [int(p) for p in pads[:rank]]
     value = node.attrs.get("value", 0)
-    value = float(value) if y.dtype.kind == "f" else int(value)
+    value = float(value) if y.dtype.kind == "f" else int(value)   # bool pads with int(value) != 0
     shape4 = (1,) * (4 - rank)
     return Call([(x.name, shape4 + x.shape), (y.name, shape4 + y.shape)],
                 [*begins, MODES[mode], value], macs=y.size)

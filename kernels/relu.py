@@ -1,6 +1,6 @@
-from ._elementwise import unary
+from ._elementwise import SIGNED, unary
 
 
-@unary("Relu")
+@unary("Relu", dtypes=SIGNED)
 def relu(x, alpha, beta):
     return max(x, 0)

@@ -2,5 +2,5 @@ from ._elementwise import NUMBERS, binary
 
 
 @binary("Sub", dtypes=NUMBERS)
-def sub(a, b):
+def sub(a, b, p):
     return a - b

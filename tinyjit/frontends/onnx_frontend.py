@@ -94,7 +94,7 @@ def _fix_input_shapes(model: onnx.ModelProto, input_shapes: dict) -> None:
                 inp.type.tensor_type.shape.dim.add().dim_value = d
             continue
         for d in dims:
-            if not d.HasField("dim_value") or d.dim_value <= 0:
+            if not d.HasField("dim_value") or d.dim_value < 0:   # 0 is a static (empty) dim
                 d.Clear()
                 d.dim_value = 1
 
