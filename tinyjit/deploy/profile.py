@@ -98,7 +98,7 @@ def add_device(profile: ModelProfile, device: Device, qemu: bool = False, repeat
     estimate = [roofline(s, device) for s in profile.steps]
     profile.latency[device.key] = estimate
     profile.source[device.key] = "roofline"
-    if qemu:
+    if qemu and device.target not in ("", "x86_64", "generic"):   # the others have no MCU to emulate
         try:
             total = qemu_seconds(profile.plan, device)
         except TinyJitError as e:
