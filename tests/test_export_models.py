@@ -135,7 +135,7 @@ def test_op_without_c_lowering_is_named_and_nothing_is_written(small_plan, tmp_p
     spec = importlib.util.spec_from_file_location("bad_kernel_mod", module)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    fake = registry.Kernel(mod.bad_kernel, real.op, real.dtypes, {}, "", name=real.name)
+    fake = registry.Kernel(mod.bad_kernel, real.op, real.dtypes, dict(real.schedule_space), "", name=real.name)
     monkeypatch.setattr(registry, "by_name", lambda name: fake)
     out = tmp_path / "out"
     with pytest.raises(UnsupportedError, match=rf"no C lowering for {real.op} .*bad_kernel_mod.py:2: a ListComp is outside"):
