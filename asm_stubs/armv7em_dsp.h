@@ -92,7 +92,7 @@ static inline int32_t tj_dot_i16_i16(const int16_t *a, const int16_t *b, int32_t
         acc = tj_smlad(tj_load32(a + 2), tj_load32(b + 2), acc);
     }
     for (int32_t rest = n & 3; rest > 0; rest--)
-        acc += (int32_t)*a++ * (int32_t)*b++;
+        acc = (int32_t)((uint32_t)acc + (uint32_t)((int32_t)*a++ * (int32_t)*b++));
     return acc;
 }
 
@@ -107,7 +107,7 @@ static inline int32_t tj_dot_i8_i8(const int8_t *a, const int8_t *b, int32_t n, 
         acc = tj_smlad(tj_sxtb16_ror8(va), tj_sxtb16_ror8(vb), acc);
     }
     for (int32_t rest = n & 3; rest > 0; rest--)
-        acc += (int32_t)*a++ * (int32_t)*b++;
+        acc = (int32_t)((uint32_t)acc + (uint32_t)((int32_t)*a++ * (int32_t)*b++));
     return acc;
 }
 
@@ -124,7 +124,7 @@ static inline int32_t tj_dot_i8_i16(const int8_t *a, const int16_t *b, int32_t n
         acc = tj_smlad(tj_sxtb16_ror8(va), b13, acc);
     }
     for (int32_t rest = n & 3; rest > 0; rest--)
-        acc += (int32_t)*a++ * (int32_t)*b++;
+        acc = (int32_t)((uint32_t)acc + (uint32_t)((int32_t)*a++ * (int32_t)*b++));
     return acc;
 }
 

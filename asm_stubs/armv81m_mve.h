@@ -34,7 +34,7 @@ static inline int32_t tj_mve_dot_i8_i8(const int8_t *a, const int8_t *b, int32_t
     a += m;
     b += m;
     for (int32_t rest = n & 7; rest > 0; rest--)
-        acc += (int32_t)*a++ * (int32_t)*b++;
+        acc = (int32_t)((uint32_t)acc + (uint32_t)((int32_t)*a++ * (int32_t)*b++));
     return acc;
 }
 #define tj_dot_i8_i8 tj_mve_dot_i8_i8
@@ -51,7 +51,7 @@ static inline int32_t tj_dot_i16_i16_mve(const int16_t *a, const int16_t *b, int
             : "q0", "q1", "memory");
     }
     for (int32_t rest = n & 7; rest > 0; rest--)
-        acc += (int32_t)*a++ * (int32_t)*b++;
+        acc = (int32_t)((uint32_t)acc + (uint32_t)((int32_t)*a++ * (int32_t)*b++));
     return acc;
 }
 #define tj_dot_i16_i16 tj_dot_i16_i16_mve

@@ -124,7 +124,7 @@ static inline uint64_t nonneg(int64_t i)
 static inline int32_t tj_dot_i8_i8(const int8_t *a, const int8_t *b, int32_t n, int32_t acc)
 {
     for (int32_t i = 0; i < n; i++)
-        acc += (int32_t)a[i] * (int32_t)b[i];
+        acc = (int32_t)((uint32_t)acc + (uint32_t)((int32_t)a[i] * (int32_t)b[i]));   /* wraps like SMLAD */
     return acc;
 }
 #endif
@@ -133,7 +133,7 @@ static inline int32_t tj_dot_i8_i8(const int8_t *a, const int8_t *b, int32_t n, 
 static inline int32_t tj_dot_i8_i16(const int8_t *a, const int16_t *b, int32_t n, int32_t acc)
 {
     for (int32_t i = 0; i < n; i++)
-        acc += (int32_t)a[i] * (int32_t)b[i];
+        acc = (int32_t)((uint32_t)acc + (uint32_t)((int32_t)a[i] * (int32_t)b[i]));   /* wraps like SMLAD */
     return acc;
 }
 #endif
@@ -142,7 +142,7 @@ static inline int32_t tj_dot_i8_i16(const int8_t *a, const int16_t *b, int32_t n
 static inline int32_t tj_dot_i16_i8(const int16_t *a, const int8_t *b, int32_t n, int32_t acc)
 {
     for (int32_t i = 0; i < n; i++)
-        acc += (int32_t)a[i] * (int32_t)b[i];
+        acc = (int32_t)((uint32_t)acc + (uint32_t)((int32_t)a[i] * (int32_t)b[i]));   /* wraps like SMLAD */
     return acc;
 }
 #endif
@@ -151,7 +151,7 @@ static inline int32_t tj_dot_i16_i8(const int16_t *a, const int8_t *b, int32_t n
 static inline int32_t tj_dot_i16_i16(const int16_t *a, const int16_t *b, int32_t n, int32_t acc)
 {
     for (int32_t i = 0; i < n; i++)
-        acc += (int32_t)a[i] * (int32_t)b[i];
+        acc = (int32_t)((uint32_t)acc + (uint32_t)((int32_t)a[i] * (int32_t)b[i]));   /* wraps like SMLAD */
     return acc;
 }
 #endif

@@ -982,20 +982,19 @@ class FunctionLowering:
         ``tj_dot_<a>_<b>(&a[base_a], &b[base_b], n, acc)`` (SMLAD on Armv7E-M, VMLADAV on MVE): the
         same sum, since no partial sum in any order can leave int32."""
         it = node.iter
-        if len(node.body) != 1 or not isinstance(node.body[0], ast.AugAssign):
+        if len(node.body) != 1 or not (len(it.args) == 1 or (len(it.args) == 2 and self.const_value(it.args[0]) == 0)):
             return False
-        if not (len(it.args) == 1 or (len(it.args) == 2 and self.const_value(it.args[0]) == 0)):
-            return False
-        aug = node.body[0]
         k = node.target.id
-        if not (isinstance(aug.op, ast.Add) and isinstance(aug.target, ast.Name) and aug.target.id != k
-                and isinstance(aug.value, ast.BinOp) and isinstance(aug.value.op, ast.Mult)):
+        found = _mac_statement(node.body[0], self)
+        if found is None:
             return False
-        acc = aug.target.id
-        if acc in self.arrays or self.c_var_type(acc, aug) != types.int32 or not _fits(self.var_ranges.get(acc), types.int32):
+        acc, product, wraps = found
+        if acc == k or acc in self.arrays or self.c_var_type(acc, node.body[0]) != types.int32:
             return False
+        if not wraps and not _fits(self.var_ranges.get(acc), types.int32):
+            return False      # `acc += a * b` in int64: exact in int32 only when no partial sum can leave it
         operands = []
-        for side in (aug.value.left, aug.value.right):
+        for side in (product.left, product.right):
             while (isinstance(side, ast.Call) and len(side.args) == 1 and not side.keywords
                    and self._callee(side) in ("int", "np.int16", "np.int32", "np.int64")):
                 side = side.args[0]          # widening casts of int8/int16 values change nothing
@@ -1908,6 +1907,28 @@ def _names_loaded_fn(fl: FunctionLowering) -> set:
 
 def _assigned_names(stmts) -> set:
     return _names_with_ctx(stmts, ast.Store)
+
+
+def _mac_statement(st, fl) -> tuple | None:
+    """``acc += a * b`` (-> acc, the product, False) or ``acc = np.int32(acc + a * b)`` / ``wrap_int32(...)``
+    (-> acc, the product, True: wrapped to int32 at every step, as SMLAD and VMLADAVA do)."""
+    if (isinstance(st, ast.AugAssign) and isinstance(st.op, ast.Add) and isinstance(st.target, ast.Name)
+            and isinstance(st.value, ast.BinOp) and isinstance(st.value.op, ast.Mult)):
+        return st.target.id, st.value, False
+    if not (isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name)):
+        return None
+    acc = st.targets[0].id
+    v = st.value
+    if not (isinstance(v, ast.Call) and len(v.args) == 1 and not v.keywords
+            and fl._callee(v) in ("np.int32", "wrap_int32")):
+        return None
+    total = v.args[0]
+    if not (isinstance(total, ast.BinOp) and isinstance(total.op, ast.Add)):
+        return None
+    for a, b in ((total.left, total.right), (total.right, total.left)):
+        if isinstance(a, ast.Name) and a.id == acc and isinstance(b, ast.BinOp) and isinstance(b.op, ast.Mult):
+            return acc, b, True
+    return None
 
 
 def _stale_loop_reads(fl: FunctionLowering) -> set:
