@@ -133,10 +133,12 @@ def gantt(planner: Planner, result: Result, path, execution: dict | None = None)
     ax.invert_yaxis()
     ax.set_xlabel("ms")
     title = (f"{planner.profile.plan.name}: {best.mode} ({best.kind}), predicted {best.latency_s * 1e3:.2f} ms")
-    if execution:
-        title += f", measured {execution['measured_latency_ms']:.2f} ms"
-    ax.set_title(title, fontsize=9)
     ax.axvline(best.latency_s * 1e3, color="gray", linestyle="--", linewidth=0.8)
+    if execution:
+        title += (f" + runtime overhead {execution['runtime_overhead_ms']:.2f} ms, "
+                  f"measured {execution['measured_latency_ms']:.2f} ms (red)")
+        ax.axvline(execution["measured_latency_ms"], color="#c44e52", linestyle=":", linewidth=1.2)
+    ax.set_title(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
