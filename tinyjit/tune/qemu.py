@@ -17,12 +17,13 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import TinyJitError
-from .runners import HostRunner, Result, compare
+from .runners import HostRunner, Result, compare, effective_key
 
 
 def _export_modules():
@@ -54,6 +55,8 @@ class QemuRunner:
         self.jobs = jobs or cpu_count()
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"tinyjit-tune-{target}-"))
         self._host = HostRunner(seed=seed)          # the reference outputs (Numba, default schedule)
+        self._done: dict[tuple, Result] = {}
+        self._lock = threading.Lock()
 
     def __reduce__(self):       # Ray ships the settings; each worker process keeps one runner
         return (_worker_runner, (self.target, self.seed, self.keep))
@@ -80,6 +83,17 @@ class QemuRunner:
         return list(self.measure(task, schedules))
 
     def measure_one(self, task, schedule: dict) -> Result:
+        key = effective_key(task, schedule)
+        with self._lock:
+            if key is not None and key in self._done:   # the prepare made it a schedule counted already
+                return self._done[key]
+        result = self._measure(task, schedule)
+        if key is not None:
+            with self._lock:
+                self._done[key] = result
+        return result
+
+    def _measure(self, task, schedule: dict) -> Result:
         export, build, _, run_elf = _export_modules()
         try:
             want = self._host.reference(task)

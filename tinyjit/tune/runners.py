@@ -73,12 +73,13 @@ class HostRunner:
         self.seed = seed
         self._refs: dict[str, list[np.ndarray]] = {}
         self._inputs: dict[str, dict] = {}
+        self._done: dict[tuple, Result] = {}
 
     def _build(self, task, schedule: dict, poison: int):
         if task.id not in self._inputs:
             self._inputs[task.id] = task.inputs(self.seed)
-        calls, outputs = task.instance(schedule, self._inputs[task.id], poison=poison)
-        fn = codegen.load_kernel(task.k, schedule)
+        calls, outputs, effective = task.instance(schedule, self._inputs[task.id], poison=poison)
+        fn = codegen.load_kernel(task.k, effective)
         return [(fn, args) for args in calls], outputs
 
     def reference(self, task) -> list[np.ndarray]:
@@ -112,10 +113,14 @@ class HostRunner:
             yield self.measure_one(task, s)
 
     def measure_one(self, task, schedule: dict) -> Result:
+        key = effective_key(task, schedule)
+        if key is not None and key in self._done:     # the prepare made it a schedule measured already
+            return self._done[key]
         pairs, error = self.check(task, schedule)
-        if error:
-            return Result(None, error)
-        return time_calls(pairs, self.min_sample, self.repeats, self.warmup)
+        result = Result(None, error) if error else time_calls(pairs, self.min_sample, self.repeats, self.warmup)
+        if key is not None:
+            self._done[key] = result
+        return result
 
     def compare_interleaved(self, task, schedules: list[dict], rounds: int = 5) -> list[Result]:
         """The schedules timed in turns (A B C A B C ...), so that a slow spell of the machine
@@ -138,6 +143,15 @@ class HostRunner:
                 med = float(np.median(xs))
                 out.append(Result(med, None, float(np.median(np.abs(np.array(xs) - med))), len(xs)))
         return out
+
+
+def effective_key(task, schedule: dict):
+    """(task, the schedule the kernel is compiled with): two knob settings a prepare maps to one
+    compiled kernel are one measurement. None if the prepare fails (measure_one reports it)."""
+    try:
+        return (task.id, tuple(sorted(task.effective(schedule).items())))
+    except Exception:
+        return None
 
 
 def _run(pairs, number: int) -> float:

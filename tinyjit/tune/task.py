@@ -60,21 +60,29 @@ class Task:
 
     # ------------------------------------------------------------------------------------------
     def calls(self, schedule: dict):
-        """The kernel calls of this layer under ``schedule``: [(Call, [resolved arg spec])]."""
+        """The kernel calls of this layer under ``schedule``: [(Call, [resolved arg spec])].
+
+        A prepare may complete the schedule it is given with constants of the layer (a kernel
+        specialized to its kernel size, say), as plan.build lets it: the third result is the
+        schedule the kernel is then compiled with."""
         g = self.graph.copy()
         node = g.nodes[0]
-        out = self.k.call(node, g, dict(schedule))
+        effective = dict(schedule)
+        out = self.k.call(node, g, effective)
         calls = out if isinstance(out, list) else [out]
         resolved = []
         for j, call in enumerate(calls):
             specs = [_arg_spec(g, a) for a in call.args]
             specs += [("scratch", np.dtype(dt), tuple(int(d) for d in shape)) for dt, shape in call.scratch]
             resolved.append((call, specs))
-        return g, resolved
+        return g, resolved, effective
+
+    def effective(self, schedule: dict) -> dict:
+        return self.calls(schedule)[2]
 
     def footprint(self, schedule: dict) -> tuple[int, int]:
         """(packed constant bytes, scratch bytes) of this layer under ``schedule``."""
-        _, resolved = self.calls(schedule)
+        _, resolved, _ = self.calls(schedule)
         weights = scratch = 0
         for _, specs in resolved:
             for spec in specs:
@@ -95,7 +103,7 @@ class Task:
 
     def instance(self, schedule: dict, inputs: dict, poison: int = 0):
         """Arrays for every call of the layer: (list of (Call, args), output arrays)."""
-        g, resolved = self.calls(schedule)
+        g, resolved, effective = self.calls(schedule)
         env: dict[str, np.ndarray] = {}
 
         def tensor(name: str) -> np.ndarray:
@@ -125,14 +133,14 @@ class Task:
             args += [int(p) if isinstance(p, (bool, np.bool_)) else p for p in call.params]
             calls.append(args)
         outputs = [tensor(name) for name in g.outputs]
-        return calls, outputs
+        return calls, outputs, effective
 
 
     def plan(self, schedule: dict):
         """A one-step (or few-step) Plan of this layer under ``schedule``, for the C export: the
         activations laid out one after the other in the arena, the packed constants in the weights."""
         from ..plan import WEIGHT_ALIGN, Plan, PlannedTensor, Step
-        g, resolved = self.calls(schedule)
+        g, resolved, effective = self.calls(schedule)
         tensors: list = []
         index: dict = {}
         blob = bytearray()
@@ -182,7 +190,7 @@ class Task:
                     n_scratch += 1
                     g.tensors[name] = Tensor(name, spec[1], spec[2])
                     args.append(arena_tensor(name))
-            steps.append(Step(node.op, node.name, self.kernel, args, list(call.params), dict(schedule),
+            steps.append(Step(node.op, node.name, self.kernel, args, list(call.params), dict(effective),
                               int(call.macs), False))
         outputs = [arena_tensor(n) for n in g.outputs]
         return Plan(tensors, steps, inputs, outputs, arena + (-arena) % 16,
