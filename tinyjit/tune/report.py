@@ -89,7 +89,8 @@ def plot(rows: list[dict], path, title: str = "tinyjit tune: best schedule so fa
     fig, ax = plt.subplots(figsize=(8, 4.8), dpi=110)
     curves = []
     for row in rows:
-        ys = best_so_far(row["history"], row["history"][0] if row["history"] else None)
+        # relative to the default's figure of the decision (timed with the finalists, in turns)
+        ys = best_so_far(row["history"], row["default"] or (row["history"][0] if row["history"] else None))
         if not ys:
             continue
         curves.append(ys)
@@ -102,6 +103,11 @@ def plot(rows: list[dict], path, title: str = "tinyjit tune: best schedule so fa
         ax.plot(range(1, n + 1), geo, color="tab:red", linewidth=2.5, label=f"geometric mean of {len(curves)} layers")
         ax.legend(loc="lower right")
     ax.axhline(1.0, color="gray", linestyle="--", linewidth=1)
+    ax.set_yscale("log")
+    from matplotlib.ticker import FormatStrFormatter
+    for axis in (ax.yaxis,):
+        axis.set_major_formatter(FormatStrFormatter("%.3gx"))
+        axis.set_minor_formatter(FormatStrFormatter("%.3gx"))
     ax.set_xlabel("candidates measured (trial 1 = the default schedule)")
     ax.set_ylabel("speedup of the best so far over the default")
     ax.set_title(title)
