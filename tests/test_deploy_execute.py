@@ -150,8 +150,9 @@ def test_cli_plan_execute_json(tmp_path, capsys):
     code = main(["plan", str(MODELS / "kws_ref_model_float32.tflite"), "--devices", "esp32,server",
                  "--links", "esp32-server:wifi", "--json", "--execute", "--runs", "2", "--gantt", str(png),
                  "--out", str(tmp_path / "parts")])
-    out = json.loads(capsys.readouterr().out)
-    assert code == 0
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    out = json.loads(captured.out)
     assert out["mode"] == "cloud-edge" and out["plan"].startswith("esp32[0:0] -> server")
     assert out["predicted_latency_ms"] > 0 and out["measured_latency_ms"] > 0 and out["match"] is True
     assert "runtime_overhead_ms" in out and out["execution"]["runtime"].startswith("loopback TCP")
