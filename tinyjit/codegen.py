@@ -10,6 +10,7 @@ File names are hashes of their content, so a changed kernel or plan never meets 
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import importlib.util
 import inspect
@@ -101,8 +102,16 @@ def kernel_module_source(k: kernel_registry.Kernel, schedule: dict) -> str:
     return "".join(parts) + "\n"
 
 
+@functools.lru_cache(maxsize=None)
+def _dependencies_digest() -> str:
+    """What generated modules import but numba's cache does not watch: the primitives (inlined
+    into every kernel) and numba itself. A change to either gives every module a new name."""
+    from tinyjit.kernels import primitives
+    return hashlib.sha256((numba.__version__ + inspect.getsource(primitives)).encode()).hexdigest()
+
+
 def _load_source(prefix: str, source: str):
-    digest = hashlib.sha256((numba.__version__ + source).encode()).hexdigest()[:20]
+    digest = hashlib.sha256((_dependencies_digest() + source).encode()).hexdigest()[:20]
     modname = f"tinyjit_gen_{prefix}_{digest}"
     if modname in sys.modules:
         return sys.modules[modname]
