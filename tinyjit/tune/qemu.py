@@ -36,6 +36,9 @@ def _export_modules():
     return export, build, check_tools, run_elf
 
 
+_PYTHON_SIDE = threading.Lock()
+
+
 class QemuRunner:
     unit = "instructions"
     name = "qemu"
@@ -83,7 +86,8 @@ class QemuRunner:
         return list(self.measure(task, schedules))
 
     def measure_one(self, task, schedule: dict) -> Result:
-        key = effective_key(task, schedule)
+        with _PYTHON_SIDE:
+            key = effective_key(task, schedule)
         with self._lock:
             if key is not None and key in self._done:   # the prepare made it a schedule counted already
                 return self._done[key]
@@ -103,14 +107,18 @@ class QemuRunner:
         tag = hashlib.sha256(json.dumps([task.id, schedule], sort_keys=True).encode()).hexdigest()[:12]
         out = self.workdir / f"{task.kernel}-{tag}"
         try:
-            try:
-                plan = task.plan(schedule)
-            except Exception as e:
-                return Result(None, f"prepare failed: {type(e).__name__}: {e}")
-            try:
-                export(plan, self.target, out)
-            except Exception as e:
-                return Result(None, f"does not lower to C: {' '.join(str(e).split())[:300]}")
+            # Python work (prepare, lowering with Numba's typing) one thread at a time: it holds
+            # the GIL anyway, and Numba's compiler lock with the import lock in two threads can
+            # deadlock. The compilers and QEMU, separate processes, run in parallel.
+            with _PYTHON_SIDE:
+                try:
+                    plan = task.plan(schedule)
+                except Exception as e:
+                    return Result(None, f"prepare failed: {type(e).__name__}: {e}")
+                try:
+                    export(plan, self.target, out)
+                except Exception as e:
+                    return Result(None, f"does not lower to C: {' '.join(str(e).split())[:300]}")
             try:
                 build(out, self.t)
             except TinyJitError as e:
