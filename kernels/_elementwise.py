@@ -111,11 +111,9 @@ def attrs(first: str, first_default: float, second: str, second_default: float):
 def safe_divide(a, b):
     """a / b with IEEE results for b == 0 (Numba's Python error model would raise)."""
     if b == 0:
-        if a > 0:
-            return np.inf
-        if a < 0:
-            return -np.inf
-        return np.nan
+        if a != a or a == 0:
+            return np.nan
+        return np.copysign(np.inf, a) * np.copysign(1.0, b)   # the sign of the zero counts
     return a / b
 
 

@@ -22,6 +22,11 @@ def group_normalization(x, scale, bias, y, group_channels, epsilon):
 group_normalization.uses(mean_inv_std)
 
 
+@group_normalization.shape
+def _(x_shape, *rest):
+    return x_shape   # onnx's shape inference has none for the opset-21 function
+
+
 @group_normalization.prepare
 def _(node, graph, S):
     if int(node.attrs.get("stash_type", 1)) != 1:

@@ -1,4 +1,4 @@
-"""Pad (constant, reflect, edge, wrap) of up to 4 dims; negative pads crop."""
+"""Pad (constant, reflect, edge, wrap) of up to 4 dims; negative pads crop first (as onnxruntime)."""
 import numpy as np
 
 from tinyjit import Call, kernel
@@ -9,21 +9,21 @@ MODES = {"constant": 0, "reflect": 1, "edge": 2, "wrap": 3}
 
 
 @kernel(op="Pad", dtypes=DTYPES)
-def pad(x, y, b0, b1, b2, b3, mode, value):
-    in0, in1, in2, in3 = x.shape
+def pad(x, y, b0, b1, b2, b3, c0, c1, c2, c3, n0, n1, n2, n3, mode, value):
+    """b: leading pad, c: leading crop (a negative pad), n: the input size left after cropping."""
     out0, out1, out2, out3 = y.shape
     for o0 in range(out0):
+        i0 = source_index(o0 - b0, n0, mode)
         for o1 in range(out1):
+            i1 = source_index(o1 - b1, n1, mode)
             for o2 in range(out2):
+                i2 = source_index(o2 - b2, n2, mode)
                 for o3 in range(out3):
-                    i0 = source_index(o0 - b0, in0, mode)
-                    i1 = source_index(o1 - b1, in1, mode)
-                    i2 = source_index(o2 - b2, in2, mode)
-                    i3 = source_index(o3 - b3, in3, mode)
+                    i3 = source_index(o3 - b3, n3, mode)
                     if i0 < 0 or i1 < 0 or i2 < 0 or i3 < 0:
                         y[o0, o1, o2, o3] = value
                     else:
-                        y[o0, o1, o2, o3] = x[i0, i1, i2, i3]
+                        y[o0, o1, o2, o3] = x[i0 + c0, i1 + c1, i2 + c2, i3 + c3]
 
 
 def source_index(i, size, mode):
@@ -59,9 +59,14 @@ def _(node, graph, S):
     rank = len(x.shape)
     if rank > 4:
         raise UnsupportedError(f"node {node.name}: Pad of rank {rank} (at most 4)")
-    begins = [0] * (4 - rank) + [int(p) for p in pads[:rank]]
+    begins = [int(p) for p in pads[:rank]]
+    ends = [int(p) for p in pads[rank:]]
+    lead = [0] * (4 - rank)
+    crops = lead + [max(0, -b) for b in begins]
+    sizes = [1] * (4 - rank) + [d - max(0, -b) - max(0, -e) for d, b, e in zip(x.shape, begins, ends)]
+    begins = lead + [max(0, b) for b in begins]
     value = node.attrs.get("value", 0)
     value = float(value) if y.dtype.kind == "f" else int(value)   # bool pads with int(value) != 0
     shape4 = (1,) * (4 - rank)
     return Call([(x.name, shape4 + x.shape), (y.name, shape4 + y.shape)],
-                [*begins, MODES[mode], value], macs=y.size)
+                [*begins, *crops, *sizes, MODES[mode], value], macs=y.size)

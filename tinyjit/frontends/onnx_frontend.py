@@ -149,14 +149,15 @@ def _fold_and_infer(model: onnx.ModelProto, opset: int) -> onnx.ModelProto:
 
 
 def _apply_kernel_shapes(model: onnx.ModelProto) -> bool:
-    """Custom-domain ops: onnx cannot infer their outputs, their kernel's shape function can."""
+    """Custom-domain ops (and standard ops onnx has no inference for, e.g. GroupNormalization-21):
+    onnx cannot infer their outputs, their kernel's shape function can."""
     from ..registry import find
     g = model.graph
     known = {vi.name: vi for vi in list(g.input) + list(g.value_info) + list(g.output)}
     known.update({i.name: helper.make_tensor_value_info(i.name, i.data_type, list(i.dims)) for i in g.initializer})
     added = False
     for node in g.node:
-        if node.domain in ("", "ai.onnx", "ai.onnx.ml") or all(
+        if node.domain == "ai.onnx.ml" or all(
                 o in known and _static_shape(known[o]) for o in node.output if o):
             continue
         ins = [known.get(i) for i in node.input if i]
@@ -252,6 +253,7 @@ def _to_ir(model: onnx.ModelProto, opset: int) -> Graph:
                           "" if n.domain == "ai.onnx" else n.domain))
     if missing:
         _raise_unsupported(model, opset)   # an op we lack explains missing shapes better
+        _raise_computed_static_input(nodes, tensors, set(missing))   # so does a computed shape input
         raise TinyJitError(f"could not infer a static shape for {', '.join(missing[:5])}"
                            + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
                            + "; pass --input-shape NAME=d0,d1,... for dynamic inputs")
@@ -261,6 +263,18 @@ def _to_ir(model: onnx.ModelProto, opset: int) -> Graph:
     for node in graph.nodes:
         _normalize(node, graph)
     return graph
+
+
+def _raise_computed_static_input(nodes: list, tensors: dict, missing: set) -> None:
+    """A node without static output shapes whose shape-setting input (INPUTS_AS_ATTRS) is computed."""
+    for node in nodes:
+        if not any(o in missing for o in node.outputs):
+            continue
+        for index, attr in INPUTS_AS_ATTRS.get(node.op, []):
+            name = node.inputs[index] if len(node.inputs) > index else ""
+            if name and (name not in tensors or not tensors[name].is_const):
+                raise UnsupportedError(f"node {node.name} ({node.op}): input {index} ({attr}) must be a "
+                                       f"constant; computed {attr} is not supported")
 
 
 def _raise_unsupported(model: onnx.ModelProto, opset: int) -> None:
