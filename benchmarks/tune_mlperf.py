@@ -190,6 +190,24 @@ def _mcu_e2e(name, path, target, db):
             "gain": out["default"] / out["tuned"], "steps_changed": n_tuned, "steps": len(tuned.steps)}
 
 
+def _layer_sums(path, target, db):
+    """Sum over the model's tuned layers (each as often as it occurs) of the default and the tuned
+    figure of the records: what the layers alone gain, whatever the rest of the model costs."""
+    from tinyjit.tune import load_graph
+    from tinyjit.tune.report import load
+    from tinyjit.tune.task import extract
+    rows = {(r["kernel"], r["signature"]): r for r in load(db) if r["default"] and r["best"]}
+    d = t = 0.0
+    n = 0
+    for task in extract(load_graph(str(path)), target):
+        r = rows.get((task.kernel, task.signature))
+        if r:
+            d += task.count * r["default"]
+            t += task.count * r["best"]
+            n += task.count
+    return {"layers_tuned": n, "layers_default": d, "layers_tuned_sum": t, "layers_gain": d / t if t else None}
+
+
 def cmd_e2e(args):
     from tinyjit import targets
     rows = []
@@ -200,6 +218,7 @@ def cmd_e2e(args):
                    else _mcu_e2e(name, path, args.target, args.db))
         except Exception as e:       # a model the tree cannot run right now: say so, go on
             row = {"model": name, "error": f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"}
+        row.update(_layer_sums(path, args.target, args.db))
         rows.append(row)
         print(json.dumps(row), flush=True)
     Path(args.out).write_text(json.dumps(rows, indent=2) + "\n")
