@@ -9,9 +9,10 @@ OHWI / [out, in]), bias an int32 constant with scale ``input_scale * weight_scal
 import numpy as np
 
 from tinyjit.errors import TinyJitError, UnsupportedError
-from tinyjit.quant import activation_range, check_quant, output_multipliers, per_tensor
+from tinyjit.quant import activation_range, check_quant, dtype_range, output_multipliers, per_tensor
+from tinyjit.registry import Call
 
-from .primitives import multiply_by_quantized_multiplier  # noqa: F401  (pasted helpers call it)
+from .primitives import multiply_by_quantized_multiplier, wrap_int32  # noqa: F401  (pasted helpers call them)
 
 QTYPES = ("int8", "uint8")
 
@@ -19,14 +20,33 @@ QTYPES = ("int8", "uint8")
 # --- kernel subset ---------------------------------------------------------------------------
 
 def requantize_clamp(acc, multiplier, shift, zero_point, lo, hi):
-    """An int32 accumulator to the output's quantized domain, clamped to [lo, hi] (TFLite's epilogue)."""
-    v = multiply_by_quantized_multiplier(acc, multiplier, shift) + zero_point
-    return min(max(v, lo), hi)
+    """An int32 accumulator to the output's quantized domain, clamped to [lo, hi] (TFLite's epilogue):
+    ``clamp(multiply_by_quantized_multiplier(acc, multiplier, shift) + zero_point, lo, hi)``.
+
+    Written for SIMD: with a multiplier >= 0 (QuantizeMultiplier of a positive scale always is),
+    the rounding of ``saturating_rounding_doubling_high_mul`` is the same either side of zero,
+    ``(x * m + 2**30) >> 31``, and ``rounding_divide_by_pot`` by ``r`` is
+    ``(q + 2**(r-1) - (q < 0)) >> r``: no branches, no division, the same bytes
+    (tests/test_int8_primitives.py checks it against the primitives).
+    """
+    left = shift if shift > 0 else 0
+    right = -shift if shift < 0 else 0
+    x = wrap_int32(np.int64(acc) << left)
+    q = (x * np.int64(multiplier) + np.int64(1 << 30)) >> 31
+    half = (np.int64(1) << right) >> 1
+    q = (q + half - (np.int64(1) if (q < 0 and right > 0) else np.int64(0))) >> right
+    return min(max(q + zero_point, lo), hi)
 
 
 def output_value(acc, multiplier, shift, zero_point, lo, hi, raw):
     """The epilogue of conv-like kernels: requantized and clamped, or (``raw``) the accumulator itself."""
     return acc if raw else requantize_clamp(acc, multiplier, shift, zero_point, lo, hi)
+
+
+def lut_loop(x, table, y, offset):
+    """y[i] = table[x[i] + offset]: an int8/uint8 elementwise op as a 256-entry table lookup."""
+    for i in range(x.shape[0]):
+        y[i] = table[np.int32(x[i]) + offset]
 
 
 # --- host side -------------------------------------------------------------------------------
@@ -104,3 +124,16 @@ def int32_array(values, what: str, node) -> np.ndarray:
     if values.size and (values.min() < -2**31 or values.max() >= 2**31):
         raise TinyJitError(f"node {node.name} ({node.op}): {what} does not fit in int32")
     return np.ascontiguousarray(values, np.int32)
+
+
+def lut_call(node, graph, table_fn):
+    """Prepare of a table-driven elementwise op: ``table_fn(codes) -> outputs`` over all 256 input
+    codes, evaluated once here (with the exact integer algorithm), looked up by ``lut_loop``."""
+    from ._util import flat
+    x = quantized(graph, node.inputs[0], node)
+    y = quantized(graph, node.outputs[0], node)
+    lo, hi = dtype_range(x.dtype)
+    table = np.asarray([table_fn(int(q)) for q in range(lo, hi + 1)], np.int64)
+    out_lo, out_hi = dtype_range(y.dtype)
+    table = np.clip(table, out_lo, out_hi).astype(y.dtype)
+    return Call([flat(x.name, graph), table, flat(y.name, graph)], [-lo], macs=y.size, inplace=True)

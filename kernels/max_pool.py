@@ -98,7 +98,10 @@ def _(node, graph, S):
     if with_indices and channels_last:
         raise UnsupportedError(f"node {node.name}: MaxPool indices of a channels-last pool")
     lo, hi = activation_range(node)
-    if y.dtype.kind in "iu":
+    if y.dtype.kind in "iu" and y.quant is not None:   # int8: a fused activation's clamp, quantized
+        from tinyjit.quant import activation_range as quantized_range
+        lo, hi = quantized_range(node, y)
+    elif y.dtype.kind in "iu":
         info = np.iinfo(y.dtype)
         lo, hi = int(max(lo, info.min)), int(min(hi, info.max))
     y_view = spatial_view(y.shape, channels_last)

@@ -94,3 +94,50 @@ def saturate_uint8(v):
 def saturate_int16(v):
     """Saturating narrowing to int16: ``v`` clamped to [-32768, 32767] (ARM SSAT #16, x86 packssdw)."""
     return np.int16(min(max(v, -32768), 32767))
+
+
+# --- local arrays for the int8 kernels (stack, compile-time sizes) ----------------------------
+# Same mechanism as local_array_f32: an LLVM alloca whose size is known when the kernel is
+# compiled (schedule constants), so tiles indexed by unrolled loops live in registers.
+
+def _int_stack_array(dtype):
+    from numba import types as _types
+    from numba.core import cgutils as _cgutils
+    from numba.core.errors import TypingError as _TypingError
+    from numba.extending import intrinsic as _intrinsic
+
+    @_intrinsic
+    def buffer(typingctx, rows, cols):
+        if not isinstance(rows, _types.IntegerLiteral) or not isinstance(cols, _types.IntegerLiteral):
+            raise _TypingError(f"local_array_{dtype}: the sizes must be compile-time constants, got {rows}, {cols}")
+        size = rows.literal_value * cols.literal_value
+        element = getattr(_types, dtype)
+
+        def codegen(context, builder, signature, args):
+            return _cgutils.alloca_once(builder, context.get_value_type(element), size=size)
+        return _types.CPointer(element)(rows, cols), codegen
+    return buffer
+
+
+_stack_i16 = _int_stack_array("int16")
+_stack_i32 = _int_stack_array("int32")
+
+
+@_jit
+def local_array_i16(rows, cols):
+    """An int16 [rows, cols] array on the stack, uninitialized (C: ``int16_t name[rows][cols];``).
+
+    The int8 kernels widen an input window (``x - zero_point``) into it once and read it for
+    every output channel; rows and cols are constants.
+    """
+    return numba.carray(_stack_i16(rows, cols), (rows, cols))
+
+
+@_jit
+def local_array_i32(rows, cols):
+    """An int32 [rows, cols] array on the stack, uninitialized (C: ``int32_t name[rows][cols];``).
+
+    Integer accumulator tiles, indexed with constants or unrolled loop variables so that they
+    live in registers; rows and cols are constants.
+    """
+    return numba.carray(_stack_i32(rows, cols), (rows, cols))

@@ -118,3 +118,16 @@ def test_fixed_point_exp_logistic_tanh_are_accurate():
     for s in (1 << 19, 3 << 19, 1000 << 19, (1 << 30) + 12345):   # Q12.19
         scale, bits = fp.fp_reciprocal(s, 12)
         assert abs(scale / 2**31 / 2**bits - 2**19 / s) < 2**19 / s * 1e-6
+
+
+def test_requantize_epilogue_equals_the_primitives():
+    """The kernels' branch-free epilogue is clamp(MultiplyByQuantizedMultiplier(acc) + zp) exactly."""
+    from tinyjit.kernels._int8 import requantize_clamp
+    rng = np.random.default_rng(5)
+    accs = EDGES + [int(v) for v in rng.integers(-2**24, 2**24, 300)] + [int(v) for v in rng.integers(-400, 400, 100)]
+    multipliers = [0, 1 << 30, INT32_MAX] + [int(v) for v in rng.integers(1 << 30, 1 << 31, 12)]
+    for m in multipliers:
+        for shift in (-31, -17, -8, -1, 0, 1, 4):
+            for acc in accs:
+                want = max(-128, min(127, ref_mbqm(acc, m, shift) + 5))
+                assert requantize_clamp(acc, m, shift, 5, -128, 127) == want, (acc, m, shift)

@@ -22,6 +22,7 @@ import tflite
 
 from ..errors import ModelLoadError, TinyJitError, UnsupportedError
 from ..ir import Graph, Node, Quant, Tensor
+from ..quant import check_quant
 
 DTYPES = {0: np.float32, 1: np.float16, 2: np.int32, 3: np.uint8, 4: np.int64, 6: np.bool_,
           7: np.int16, 9: np.int8, 10: np.float64, 12: np.uint64, 15: np.uint32, 16: np.uint16}
@@ -258,9 +259,10 @@ class Builder:
         self.graph.nodes.append(node)
         return node
 
-    def temp(self, base: str, shape, dtype=np.float32) -> str:
+    def temp(self, base: str, shape, dtype=np.float32, like: str | None = None) -> str:
+        """A new tensor; ``like``: a tensor whose values it holds reshaped (it keeps its quantization)."""
         name = self.graph.unique_name(base)
-        self.graph.tensors[name] = Tensor(name, dtype, shape)
+        self.graph.tensors[name] = Tensor(name, dtype, shape, quant=self.tensor(like).quant if like else None)
         return name
 
     def const_value(self, name: str, what: str) -> np.ndarray:
@@ -364,10 +366,10 @@ def fully_connected(b: Builder, op: TfliteOp, ins: list[str], outs: list[str]) -
         raise ModelLoadError(f"node {y}: shapes {list(b.tensor(x).shape)} × {list(b.tensor(w).shape)}ᵀ "
                              f"→ {list(b.tensor(y).shape)} do not fit together")
     if b.tensor(x).shape != (rows, depth):
-        flat = b.temp(f"{x}/2d", (rows, depth), b.tensor(x).dtype)
+        flat = b.temp(f"{x}/2d", (rows, depth), b.tensor(x).dtype, like=x)
         b.add("Reshape", [x], [flat], name=f"{y}/flatten")
         x = flat
-    gemm_out = y if b.tensor(y).shape == out_shape else b.temp(f"{y}/2d", out_shape, b.tensor(y).dtype)
+    gemm_out = y if b.tensor(y).shape == out_shape else b.temp(f"{y}/2d", out_shape, b.tensor(y).dtype, like=y)
     node = b.add("Gemm", [i for i in [x, w] + ins[2:3] if i], [gemm_out], name=y, transB=1)
     b.activation(node, op.options.get("FusedActivationFunction", 0))
     if gemm_out != y:
@@ -414,7 +416,7 @@ def mean(b: Builder, op: TfliteOp, ins: list[str], outs: list[str]) -> None:
         b.add("ReduceMean", [x], [y], axes=axes, keepdims=int(keep))
         return
     shape = b.tensor(x).shape
-    pooled = y if keep else b.temp(f"{y}/keepdims", (shape[0], 1, 1, shape[3]), b.tensor(y).dtype)
+    pooled = y if keep else b.temp(f"{y}/keepdims", (shape[0], 1, 1, shape[3]), b.tensor(y).dtype, like=y)
     b.add("GlobalAveragePool", [x], [pooled], name=y, channels_last=1)
     if not keep:
         b.add("Reshape", [pooled], [y], name=f"{y}/reshape")
@@ -476,6 +478,8 @@ def _quant_node(b: Builder, onnx_op: str, quantized: Tensor, x: str, y: str) -> 
     node = b.add(onnx_op, inputs, [y])
     if per_channel:
         node.attrs["axis"] = q.axis
+    if onnx_op == "QuantizeLinear":
+        node.attrs["rounding"] = "half_away"     # TFLite's QUANTIZE rounds as std::round
 
 
 CONVERTERS = {
@@ -573,4 +577,7 @@ def _convert(model: TfliteModel) -> Graph:
     g.outputs = [b.names[i] for i in model.outputs]
     used = set(g.inputs) | set(g.outputs) | {n for node in g.nodes for n in node.inputs + node.outputs}
     g.tensors = {k: t for k, t in g.tensors.items() if k in used}
+    for t in g.tensors.values():             # a zero or negative scale is a broken model, not a zero
+        if t.dtype.kind in "iu":
+            check_quant(t, "TFLite model")
     return g

@@ -288,7 +288,7 @@ def _int32_bias(name: str, g: Graph, producers: dict, in_scale: float, w_quant: 
 
 def _fold_requantize(g: Graph) -> None:
     """DQ → Q with nothing between: the same values (an alias) or a requantization."""
-    producers, users = g.producers(), g.consumers()
+    producers = g.producers()
     rename: dict[str, str] = {}
     out = []
     for node in g.nodes:
