@@ -5,7 +5,7 @@ from tinyjit import Call, kernel
 from tinyjit.errors import UnsupportedError
 
 DTYPES = ("float32", "int8", "uint8", "int16", "int32", "int64", "bool")
-MODES = {"constant": 0, "reflect": 1, "edge": 2, "wrap": 3}
+MODES = {"constant": 0, "reflect": 1, "edge": 2, "wrap": 3, "symmetric": 4}   # symmetric: TFLite MIRROR_PAD
 
 
 @kernel(op="Pad", dtypes=DTYPES)
@@ -36,6 +36,10 @@ def source_index(i, size, mode):
         return 0 if i < 0 else size - 1
     if mode == 3:
         return i % size
+    if mode == 4:          # mirrored including the edge element
+        period = 2 * size
+        i = i % period
+        return i if i < size else period - 1 - i
     period = 2 * (size - 1)
     if period == 0:
         return 0

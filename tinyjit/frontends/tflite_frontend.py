@@ -514,6 +514,10 @@ CONVERTERS = {
     "QUANTIZE": quantize,
 }
 
+from .tflite_ops import CONVERTERS as _MORE_CONVERTERS  # noqa: E402  (it imports the helpers above)
+
+CONVERTERS.update(_MORE_CONVERTERS)
+
 
 def _dequantized(t: Tensor) -> np.ndarray:
     q = t.quant
