@@ -1,7 +1,16 @@
-"""Conv (NHWC, weights OHWI in the IR): direct convolution, no im2col.
+"""Conv (NHWC, weights OHWI in the IR): direct convolution with a register tile, no im2col.
 
-Weights are packed at convert time to [KH, KW, CI/groups, CO] so the innermost loop runs over
-contiguous output channels, which LLVM vectorizes.
+The output is computed in tiles of ``rows`` pixels along a row x ``block`` output channels, held
+in a local array that LLVM keeps in SIMD registers; each step of the reduction over (kh, kw, ci)
+loads ``block`` weights once and one input value per pixel. The schedule gives the tile, MR x NR;
+prepare narrows it for a layer with fewer output channels (NR/2, ...) or narrower rows.
+Weights are packed at convert time to [groups, channel blocks, KH * KW * CI/groups, block]
+(zero-padded to whole blocks), so a block's weights are one contiguous stream.
+
+Tiles whose taps all fall inside the input read it in place, without checks; the pixels at the
+edges (and the rest of a row) go one at a time, skipping their padding taps, with their input
+channels summed in ``rows`` partial sums (independent FMA chains). A 1x1 stride-1 unpadded conv
+is a GEMM: prepare views its H x W pixels as one row, so tiles never stop at a row's end.
 """
 import numpy as np
 
@@ -9,47 +18,121 @@ from tinyjit import Call, kernel
 
 from ._util import activation_range, check_conv2d_nhwc, conv_geometry
 
+FEW_CHANNELS = 4    # input channels a group up to which the kernel unrolls over them
 
-@kernel(op="Conv", dtypes=("float32",))
-def conv2d_f32(x, w, b, y, stride_h, stride_w, pad_t, pad_l, dil_h, dil_w, groups, act_min, act_max):
+
+@kernel(op="Conv", dtypes=("float32",), schedule={"MR": (6, 2, 4, 8), "NR": (16, 8, 32)})
+def conv2d_f32(x, w, b, y, k_h, k_w, stride_h, stride_w, pad_t, pad_l, dil_h, dil_w, rows, block,
+               few_in, act_min, act_max):
     n_batch, in_h, in_w, _ = x.shape
     _, out_h, out_w, out_c = y.shape
-    k_h, k_w, group_in, _ = w.shape
+    groups, n_blocks, _, _ = w.shape
+    group_in = few_in if few_in > 0 else x.shape[3] // groups
     group_out = out_c // groups
     lo = np.float32(act_min)
     hi = np.float32(act_max)
-    for n in range(n_batch):
-        for oh in range(out_h):
-            for ow in range(out_w):
-                for co in range(out_c):
-                    y[n, oh, ow, co] = b[co]
-                for kh in range(k_h):
-                    ih = oh * stride_h - pad_t + kh * dil_h
-                    if ih < 0 or ih >= in_h:
-                        continue
-                    for kw in range(k_w):
-                        iw = ow * stride_w - pad_l + kw * dil_w
-                        if iw < 0 or iw >= in_w:
-                            continue
-                        for g in range(groups):
-                            for ci in range(group_in):
-                                xv = x[n, ih, iw, g * group_in + ci]
-                                for co in range(g * group_out, (g + 1) * group_out):
-                                    y[n, oh, ow, co] += xv * w[kh, kw, ci, co]
-                for co in range(out_c):
-                    y[n, oh, ow, co] = min(max(y[n, oh, ow, co], lo), hi)
+    # tiles inside [ow_lo, ow_hi) read no padding; the pixels around them go one at a time
+    ow_lo = min((pad_l + stride_w - 1) // stride_w, out_w)
+    ow_hi = max(min((in_w + pad_l - (k_w - 1) * dil_w - 1) // stride_w + 1, out_w), ow_lo)
+    split = group_in - group_in % rows     # a single pixel sums its channels in `rows` partial sums
+    acc = local_array_f32(MR, NR)  # noqa: F821  (primitive) the tile is acc[:rows, :block]
+    for g in range(groups):
+        ci0 = g * group_in
+        for cb in range(n_blocks):
+            co = g * group_out + cb * block
+            width = min(block, group_out - cb * block)
+            for n in range(n_batch):
+                for oh in range(out_h):
+                    ow = 0
+                    while ow < out_w:
+                        tile = ow >= ow_lo and ow < ow_hi and ow_hi - ow_lo >= rows
+                        if tile:
+                            ow = min(ow, ow_hi - rows)    # the last tile overlaps its neighbour
+                        for i in range(rows):
+                            for j in range(block):
+                                acc[i, j] = b[g, cb, j] if i == 0 or tile else np.float32(0.0)
+                        for kh in range(k_h):
+                            ih = oh * stride_h - pad_t + kh * dil_h
+                            if ih < 0 or ih >= in_h:
+                                continue
+                            for kw in range(k_w):
+                                iw = ow * stride_w - pad_l + kw * dil_w
+                                r0 = (kh * k_w + kw) * group_in
+                                if tile:
+                                    for ci in range(group_in):
+                                        for i in range(rows):
+                                            xv = x[n, ih, nonneg(iw + i * stride_w), ci0 + ci]  # noqa: F821
+                                            for j in range(block):
+                                                acc[i, j] = fma_f32(xv, w[g, cb, r0 + ci, j], acc[i, j])  # noqa: F821
+                                elif iw >= 0 and iw < in_w:
+                                    for c in range(0, split, rows):
+                                        for i in range(rows):
+                                            xv = x[n, ih, nonneg(iw), ci0 + c + i]  # noqa: F821
+                                            for j in range(block):
+                                                acc[i, j] = fma_f32(xv, w[g, cb, r0 + c + i, j], acc[i, j])  # noqa: F821
+                                    for ci in range(split, group_in):
+                                        xv = x[n, ih, nonneg(iw), ci0 + ci]  # noqa: F821
+                                        for j in range(block):
+                                            acc[0, j] = fma_f32(xv, w[g, cb, r0 + ci, j], acc[0, j])  # noqa: F821
+                        if not tile:
+                            for i in range(1, rows):
+                                for j in range(block):
+                                    acc[0, j] += acc[i, j]
+                        count = rows if tile else 1
+                        for i in range(rows):     # the fused activation, into y[n, oh, ow + i, co:co+width]
+                            if i < count:
+                                out = y[n, oh, ow + i, co:co + block]
+                                if width == block:
+                                    for j in range(block):
+                                        out[j] = min(max(acc[i, j], lo), hi)
+                                else:
+                                    for j in range(block):
+                                        if j < width:
+                                            out[j] = min(max(acc[i, j], lo), hi)
+                        ow += count
+
+
+def channel_block(nr: int, channels: int) -> int:
+    """The channels a tile takes at once: NR, halved (down to 8) while the layer has at most half.
+
+    The float kernels (conv, depthwise, gemm, pools) all size their tiles' channels this way.
+    """
+    block = nr
+    while block > 8 and channels <= block // 2:
+        block //= 2
+    return block
 
 
 @conv2d_f32.prepare
 def _(node, graph, S):
     check_conv2d_nhwc(node, graph)
     w = graph.const(node.inputs[1])                  # OHWI
-    out_c = w.shape[0]
-    b = graph.const(node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else None
-    bias = np.zeros(out_c, np.float32) if b is None else b.astype(np.float32)
-    packed = np.ascontiguousarray(w.transpose(1, 2, 3, 0)).astype(np.float32)   # HWIO
+    out_c, k_h, k_w, group_in = w.shape
     groups = int(node.attrs.get("group", 1))
-    y = graph.tensors[node.outputs[0]]
-    macs = y.size * w.shape[1] * w.shape[2] * w.shape[3]
-    return Call([node.inputs[0], packed, bias, node.outputs[0]],
-                conv_geometry(node) + [groups, *activation_range(node)], macs=macs)
+    group_out = out_c // groups
+    x, y = graph.tensors[node.inputs[0]], graph.tensors[node.outputs[0]]
+    geometry = conv_geometry(node)
+    stride_w, pad_l, dil_w = geometry[1], geometry[3], geometry[5]
+    block = channel_block(S["NR"], group_out)
+    x_arg, y_arg, in_w, out_w = x.name, y.name, x.shape[2], y.shape[2]
+    if (k_h, k_w) == (1, 1) and geometry[:4] == [1, 1, 0, 0]:   # a GEMM: all pixels in one row
+        n, h, in_w, c = x.shape
+        in_w, out_w = h * in_w, h * in_w
+        x_arg, y_arg = (x.name, (n, 1, in_w, c)), (y.name, (n, 1, out_w, out_c))
+    inside = min((in_w + pad_l - (k_w - 1) * dil_w - 1) // stride_w + 1, out_w) \
+        - min((pad_l + stride_w - 1) // stride_w, out_w)    # output columns that read no padding
+    rows = max(min(S["MR"], inside), 1)     # a narrow image: fewer pixels a tile
+    n_blocks = -(-group_out // block)
+    b = graph.const(node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else None
+    bias = np.zeros((groups, n_blocks * block), np.float32)
+    if b is not None:
+        bias[:, :group_out] = b.astype(np.float32).reshape(groups, group_out)
+    padded = np.zeros((groups, n_blocks * block, k_h * k_w * group_in), np.float32)
+    padded[:, :group_out] = w.astype(np.float32).reshape(groups, group_out, -1)
+    packed = padded.reshape(groups, n_blocks, block, -1).transpose(0, 1, 3, 2)
+    few_in = group_in if group_in <= FEW_CHANNELS else 0
+    # the kernel size, the tile and a first layer's few input channels are parameters: the plan
+    # passes them as literals, so LLVM unrolls those loops
+    return Call([x_arg, np.ascontiguousarray(packed), bias.reshape(groups, n_blocks, block), y_arg],
+                [k_h, k_w, *geometry, rows, block, few_in, *activation_range(node)],
+                macs=y.size * k_h * k_w * group_in)

@@ -3,8 +3,23 @@
 Each has this Python definition (the semantic reference, compiled by Numba) and one C
 definition per ISA in asm_stubs/. Kernels call them by name.
 """
+import os
+
 import numba
 import numpy as np
+from llvmlite import ir as llvmir
+from numba import types
+from numba.core import cgutils
+from numba.core.errors import TypingError
+from numba.extending import intrinsic
+
+# The float kernels keep their register tiles in unrolled scalar loops and rely on LLVM's SLP
+# vectorizer to turn them into SIMD FMAs (as gcc/clang -O3 do for the lowered C). Numba leaves
+# SLP off by default (numba PR #8852, after LLVM miscompilations in older releases); every
+# generated kernel module imports this file before it compiles, so the switch is on for all
+# tinyjit code. An explicit NUMBA_SLP_VECTORIZE in the environment wins.
+if "NUMBA_SLP_VECTORIZE" not in os.environ:
+    numba.config.SLP_VECTORIZE = 1
 
 _jit = numba.njit(cache=True, nogil=True, inline="always")
 
@@ -12,6 +27,75 @@ _jit = numba.njit(cache=True, nogil=True, inline="always")
 @_jit
 def clamp_f32(v, lo, hi):
     return min(max(v, lo), hi)
+
+
+# --- fixed-size local arrays ---------------------------------------------------------------
+# Register tiles (a few output pixels x 8-32 output channels) live in a small local array whose
+# size is a compile-time constant. It is a stack buffer (an LLVM alloca in the entry block), so
+# once the tile loops are unrolled LLVM promotes every element to a register; a heap array
+# (np.empty) would cost an allocation per call and keep the tile in memory.
+
+def _stack_buffer(dtype):
+    @intrinsic
+    def stack_buffer(typingctx, rows, cols):
+        if not isinstance(rows, types.IntegerLiteral) or not isinstance(cols, types.IntegerLiteral):
+            raise TypingError("local arrays need compile-time constant sizes (schedule knobs or "
+                              f"literals), got {rows} and {cols}")
+        size = rows.literal_value * cols.literal_value
+
+        def codegen(context, builder, signature, args):
+            return cgutils.alloca_once(builder, context.get_value_type(dtype), size=size)
+        return types.CPointer(dtype)(rows, cols), codegen
+    return stack_buffer
+
+
+_stack_buffer_f32 = _stack_buffer(types.float32)
+_stack_buffer_i64 = _stack_buffer(types.int64)
+
+
+@_jit
+def local_array_f32(rows, cols):
+    """A float32 [rows, cols] array on the stack, uninitialized; rows and cols are constants.
+
+    C: ``float name[rows][cols];``. Use it for register tiles: index it only with constants or
+    with the variables of fully unrolled constant-trip loops, so that every element becomes a
+    register.
+    """
+    return numba.carray(_stack_buffer_f32(rows, cols), (rows, cols))
+
+
+@_jit
+def local_array_i64(rows, cols):
+    """An int64 [rows, cols] array on the stack, uninitialized (C: ``int64_t name[rows][cols];``).
+
+    For per-tile index tables (e.g. input offsets of a tile's pixels), indexed like
+    local_array_f32.
+    """
+    return numba.carray(_stack_buffer_i64(rows, cols), (rows, cols))
+
+
+# --- fused multiply-add --------------------------------------------------------------------
+
+@intrinsic
+def fma_f32(typingctx, a, b, c):
+    """``a * b + c`` in float32, rounded once (C ``fmaf``; x86 vfmadd, Arm vfma/vmla).
+
+    Kernels accumulate register tiles with it. Besides being exact, it keeps LLVM's loop
+    vectorizer from turning the reduction loop around a tile into a (slower) vector reduction,
+    so the tile's unrolled lanes are what gets vectorized (by SLP).
+    """
+    for t in (a, b, c):
+        if not isinstance(t, types.Float):
+            raise TypingError(f"fma_f32 takes floats, got {a}, {b}, {c}")
+    signature = types.float32(a, b, c)
+
+    def codegen(context, builder, sig, args):
+        f32 = context.get_value_type(types.float32)
+        vals = [context.cast(builder, v, t, types.float32) for v, t in zip(args, sig.args)]
+        fma = cgutils.get_or_insert_function(builder.module, llvmir.FunctionType(f32, [f32] * 3),
+                                             "llvm.fma.f32")
+        return builder.call(fma, vals)
+    return signature, codegen
 
 
 # --- integer arithmetic (TFLite / gemmlowp) ------------------------------------------------
@@ -94,6 +178,20 @@ def saturate_uint8(v):
 def saturate_int16(v):
     """Saturating narrowing to int16: ``v`` clamped to [-32768, 32767] (ARM SSAT #16, x86 packssdw)."""
     return np.int16(min(max(v, -32768), 32767))
+
+
+# --- indexing ------------------------------------------------------------------------------
+
+@_jit
+def nonneg(i):
+    """``i`` as an unsigned array index: for subscripts a kernel knows are never negative.
+
+    Numba wraps a negative signed subscript around (Python's ``a[-1]``): a compare and a select
+    per subscript, which in a hot loop whose index LLVM cannot prove non-negative (an input
+    column ``ow * stride - pad + kw``) costs more than the FMA it feeds. An unsigned subscript
+    has none. C: ``(size_t)(i)``.
+    """
+    return np.uint64(i)
 
 
 # --- local arrays for the int8 kernels (stack, compile-time sizes) ----------------------------
