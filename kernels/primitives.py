@@ -194,31 +194,10 @@ def nonneg(i):
     return np.uint64(i)
 
 
-# --- local arrays for the int8 kernels (stack, compile-time sizes) ----------------------------
-# Same mechanism as local_array_f32: an LLVM alloca whose size is known when the kernel is
-# compiled (schedule constants), so tiles indexed by unrolled loops live in registers.
+# --- local arrays for the int8 kernels (stack, compile-time sizes; see local_array_f32) -------
 
-def _int_stack_array(dtype):
-    from numba import types as _types
-    from numba.core import cgutils as _cgutils
-    from numba.core.errors import TypingError as _TypingError
-    from numba.extending import intrinsic as _intrinsic
-
-    @_intrinsic
-    def buffer(typingctx, rows, cols):
-        if not isinstance(rows, _types.IntegerLiteral) or not isinstance(cols, _types.IntegerLiteral):
-            raise _TypingError(f"local_array_{dtype}: the sizes must be compile-time constants, got {rows}, {cols}")
-        size = rows.literal_value * cols.literal_value
-        element = getattr(_types, dtype)
-
-        def codegen(context, builder, signature, args):
-            return _cgutils.alloca_once(builder, context.get_value_type(element), size=size)
-        return _types.CPointer(element)(rows, cols), codegen
-    return buffer
-
-
-_stack_i16 = _int_stack_array("int16")
-_stack_i32 = _int_stack_array("int32")
+_stack_i16 = _stack_buffer(types.int16)
+_stack_i32 = _stack_buffer(types.int32)
 
 
 @_jit

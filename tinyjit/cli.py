@@ -29,9 +29,32 @@ def _parse_shapes(items: list[str] | None) -> dict | None:
     return shapes
 
 
+def _quantize_flags(p) -> None:
+    p.add_argument("--quantize", choices=["int8"], help="post-training quantization on --calibration data")
+    p.add_argument("--calibration", metavar="DATA", help=".npz with one array per input name (first axis = "
+                   "samples), or a folder of .npy files named after the inputs")
+    p.add_argument("--calibration-method", choices=["minmax", "percentile", "kl"], default="percentile",
+                   help="how activation ranges are estimated: 99.99th percentile of |x| (default), min/max, "
+                   "or entropy (KL)")
+    p.add_argument("--keep-float", metavar="NODE,...", help="nodes that stay float (comma-separated names)")
+    p.add_argument("--int8-io", action="store_true", help="int8 model inputs and outputs (default: float)")
+
+
+def _quantize_options(args) -> dict:
+    if args.quantize is None:
+        given = [f for f, v in (("--calibration", args.calibration), ("--keep-float", args.keep_float),
+                                ("--int8-io", args.int8_io)) if v]
+        if given:
+            raise TinyJitError(f"{', '.join(given)} given without --quantize int8")
+        return {}
+    keep = [n for n in (args.keep_float or "").split(",") if n]
+    return dict(quantize=args.quantize, calibration=args.calibration, calibration_method=args.calibration_method,
+                keep_float=keep, int8_io=args.int8_io)
+
+
 def cmd_convert(args) -> None:
     from .pipeline import convert
-    plan = convert(args.model, args.output, _parse_shapes(args.input_shape), args.target)
+    plan = convert(args.model, args.output, _parse_shapes(args.input_shape), args.target, **_quantize_options(args))
     print(f"wrote {args.output}: {len(plan.steps)} steps, arena {plan.arena_bytes:,} B, "
           f"weights {plan.weights_bytes:,} B")
 
@@ -103,8 +126,16 @@ def inspect_report(plan) -> dict:
 def cmd_inspect(args) -> None:
     from . import format as tjm
     from .pipeline import compile_model, model_kind
-    plan = tjm.load(args.model) if model_kind(args.model) == "tjm" else compile_model(args.model)
+    options = _quantize_options(args)
+    sqnr = None
+    if options:
+        from .quantize import quantize_and_measure
+        plan, sqnr = quantize_and_measure(args.model, **options)
+    else:
+        plan = tjm.load(args.model) if model_kind(args.model) == "tjm" else compile_model(args.model)
     report = inspect_report(plan)
+    if sqnr is not None:
+        report["sqnr_db"] = {node: None if db == float("inf") else round(db, 2) for node, _, db in sqnr}
     if args.json:
         print(json.dumps(report, indent=2))
         return
@@ -119,6 +150,13 @@ def cmd_inspect(args) -> None:
         table.add_row(str(i), op["node"], op["op"], op["kernel"], sched or "-", str(op["output_shape"]),
                       f"{op['macs']:,}")
     console.print(table)
+    if sqnr is not None:
+        quality = Table(title="int8 vs float on the calibration data (SQNR of each layer's output)")
+        for col in ("node", "op", "SQNR dB"):
+            quality.add_column(col, justify="right" if col == "SQNR dB" else "left")
+        for node, op, db in sqnr:
+            quality.add_row(node, op, "exact" if db == float("inf") else f"{db:.1f}")
+        console.print(quality)
     for kind in ("inputs", "outputs"):
         for name in report[kind]:
             t = plan.tensor(name)
@@ -282,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fix the shape of a dynamic input (repeatable)")
     p.add_argument("--target", default="x86_64")
     _kernels_flag(p)
+    _quantize_flags(p)
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("run", help="run a model on inputs from .npy/.npz")
@@ -292,9 +331,11 @@ def build_parser() -> argparse.ArgumentParser:
     _kernels_flag(p)
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("inspect", help="ops, tensors, schedules, arena and weight bytes, MACs")
+    p = sub.add_parser("inspect", help="ops, tensors, schedules, arena and weight bytes, MACs "
+                                       "(with --quantize: per-layer SQNR against the float model)")
     p.add_argument("model")
     p.add_argument("--json", action="store_true")
+    _quantize_flags(p)
     _kernels_flag(p)
     p.set_defaults(func=cmd_inspect)
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from . import format as tjm
 from . import passes, plan
-from .errors import ModelLoadError
+from .errors import ModelLoadError, TinyJitError
 from .frontends import onnx_frontend
 
 
@@ -18,15 +18,31 @@ def import_model(source, input_shapes: dict | None = None):
     return onnx_frontend.import_onnx(source, input_shapes)
 
 
-def compile_model(source, input_shapes: dict | None = None, target: str = "x86_64") -> plan.Plan:
+def compile_model(source, input_shapes: dict | None = None, target: str = "x86_64", quantize: str | None = None,
+                  calibration=None, **quantize_options) -> plan.Plan:
+    """``quantize="int8"``: post-training quantization on ``calibration`` data (tinyjit/quantize.py;
+    ``quantize_options``: calibration_method, keep_float, bias_correction, percentile, progress)."""
     graph = import_model(source, input_shapes)
     graph = passes.optimize(graph)
+    if quantize is not None:
+        graph = quantize_graph(graph, quantize, calibration, **quantize_options)
     return plan.build(graph, target)
 
 
-def convert(source, output, input_shapes: dict | None = None, target: str = "x86_64") -> plan.Plan:
+def quantize_graph(graph, quantize: str, calibration, calibration_method: str = "percentile", **options):
+    from . import quantize as ptq
+    if quantize != "int8":
+        raise TinyJitError(f"quantize={quantize!r}: tinyjit quantizes to 'int8'")
+    if calibration is None:
+        raise TinyJitError("quantize='int8' needs calibration data (an .npz with one array per input, first axis "
+                           "= samples, or a folder of .npy files)")
+    return ptq.quantize_graph(graph, calibration, method=calibration_method, **options)
+
+
+def convert(source, output, input_shapes: dict | None = None, target: str = "x86_64", quantize: str | None = None,
+            calibration=None, **quantize_options) -> plan.Plan:
     """Convert a .onnx/.tflite model to a .tjm file; returns the plan it stores."""
-    p = compile_model(source, input_shapes, target)
+    p = compile_model(source, input_shapes, target, quantize, calibration, **quantize_options)
     tjm.save(p, output)
     return p
 

@@ -120,6 +120,7 @@ def build(graph: Graph, target: str = "x86_64") -> Plan:
     for step_i, (node, k, call, _) in enumerate(calls):
         for name in (call.args if call else node.inputs):
             last_use[name] = step_i
+    pinned = _output_sources(graph)          # graph outputs and what they alias: never overwritten
     for step_i, (node, k, call, _) in enumerate(calls):
         src = node.inputs[0] if node.inputs else ""
         src_tensor = graph.tensors.get(src)
@@ -131,7 +132,7 @@ def build(graph: Graph, target: str = "x86_64") -> Plan:
                 and src not in graph.inputs and find_root(src) not in graph.inputs
                 and graph.tensors[node.outputs[0]].nbytes == src_tensor.nbytes
                 and _last_use_of_root(find_root(src), root, last_use) == step_i
-                and node.outputs[0] not in graph.outputs):
+                and node.outputs[0] not in graph.outputs and not pinned & {src, find_root(src)}):
             root[node.outputs[0]] = src
 
     arena_names = []
@@ -224,6 +225,18 @@ def _arg_tensor(graph: Graph, node, arg, views: dict) -> str:
         graph.tensors[view] = Tensor(view, src.dtype, shape, quant=src.quant)
         views[view] = name
     return view
+
+
+def _output_sources(graph: Graph) -> set:
+    """Graph outputs and the tensors they are reshaped views of: an in-place op must not write them."""
+    producers = graph.producers()
+    pinned = set(graph.outputs)
+    for name in graph.outputs:
+        node = producers.get(name)
+        while node is not None and node.op in ALIAS_OPS and node.inputs and node.inputs[0] not in pinned:
+            pinned.add(node.inputs[0])
+            node = producers.get(node.inputs[0])
+    return pinned
 
 
 def _last_use_of_root(r: str, root: dict, last_use: dict) -> int:
