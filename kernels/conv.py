@@ -7,10 +7,11 @@ prepare narrows it for a layer with fewer output channels (NR/2, ...) or narrowe
 Weights are packed at convert time to [groups, channel blocks, KH * KW * CI/groups, block]
 (zero-padded to whole blocks), so a block's weights are one contiguous stream.
 
-Tiles whose taps all fall inside the input read it in place, without checks; the pixels at the
-edges (and the rest of a row) go one at a time, skipping their padding taps, with their input
-channels summed in ``rows`` partial sums (independent FMA chains). A 1x1 stride-1 unpadded conv
-is a GEMM: prepare views its H x W pixels as one row, so tiles never stop at a row's end.
+Tiles cover the pixels whose taps all fall inside the input and read it in place, without
+checks; the other pixels (edges, the rest of a row) go one at a time, skipping their padding
+taps, with their input channels summed in ``rows`` partial sums (independent FMA chains). A 1x1
+stride-1 unpadded conv is a GEMM: prepare views its H x W pixels as one row. A first layer's few
+input channels are a literal parameter too, so its (kw, ci) loops unroll.
 """
 import numpy as np
 
@@ -18,7 +19,8 @@ from tinyjit import Call, kernel
 
 from ._util import activation_range, check_conv2d_nhwc, conv_geometry
 
-FEW_CHANNELS = 4    # input channels a group up to which the kernel unrolls over them
+FEW_CHANNELS = 4        # input channels a group up to which the kernel unrolls over them
+FEW_CHANNELS_ROWS = 4   # ... and then at most this many pixels a tile
 
 
 @kernel(op="Conv", dtypes=("float32",), schedule={"MR": (6, 2, 4, 8), "NR": (16, 8, 32)})
@@ -43,14 +45,11 @@ def conv2d_f32(x, w, b, y, k_h, k_w, stride_h, stride_w, pad_t, pad_l, dil_h, di
             width = min(block, group_out - cb * block)
             for n in range(n_batch):
                 for oh in range(out_h):
-                    ow = 0
-                    while ow < out_w:
-                        tile = ow >= ow_lo and ow < ow_hi and ow_hi - ow_lo >= rows
-                        if tile:
-                            ow = min(ow, ow_hi - rows)    # the last tile overlaps its neighbour
+                    tiled_hi = ow_lo + (ow_hi - ow_lo) // rows * rows
+                    for ow in range(ow_lo, tiled_hi, rows):    # the register tiles
                         for i in range(rows):
                             for j in range(block):
-                                acc[i, j] = b[g, cb, j] if i == 0 or tile else np.float32(0.0)
+                                acc[i, j] = b[g, cb, j]
                         for kh in range(k_h):
                             ih = oh * stride_h - pad_t + kh * dil_h
                             if ih < 0 or ih >= in_h:
@@ -58,38 +57,51 @@ def conv2d_f32(x, w, b, y, k_h, k_w, stride_h, stride_w, pad_t, pad_l, dil_h, di
                             for kw in range(k_w):
                                 iw = ow * stride_w - pad_l + kw * dil_w
                                 r0 = (kh * k_w + kw) * group_in
-                                if tile:
-                                    for ci in range(group_in):
-                                        for i in range(rows):
-                                            xv = x[n, ih, nonneg(iw + i * stride_w), ci0 + ci]  # noqa: F821
-                                            for j in range(block):
-                                                acc[i, j] = fma_f32(xv, w[g, cb, r0 + ci, j], acc[i, j])  # noqa: F821
-                                elif iw >= 0 and iw < in_w:
-                                    for c in range(0, split, rows):
-                                        for i in range(rows):
-                                            xv = x[n, ih, nonneg(iw), ci0 + c + i]  # noqa: F821
-                                            for j in range(block):
-                                                acc[i, j] = fma_f32(xv, w[g, cb, r0 + c + i, j], acc[i, j])  # noqa: F821
-                                    for ci in range(split, group_in):
-                                        xv = x[n, ih, nonneg(iw), ci0 + ci]  # noqa: F821
+                                for ci in range(group_in):
+                                    for i in range(rows):
+                                        xv = x[n, ih, nonneg(iw + i * stride_w), ci0 + ci]  # noqa: F821
                                         for j in range(block):
-                                            acc[0, j] = fma_f32(xv, w[g, cb, r0 + ci, j], acc[0, j])  # noqa: F821
-                        if not tile:
-                            for i in range(1, rows):
-                                for j in range(block):
-                                    acc[0, j] += acc[i, j]
-                        count = rows if tile else 1
+                                            acc[i, j] = fma_f32(xv, w[g, cb, r0 + ci, j], acc[i, j])  # noqa: F821
                         for i in range(rows):     # the fused activation, into y[n, oh, ow + i, co:co+width]
-                            if i < count:
-                                out = y[n, oh, ow + i, co:co + block]
-                                if width == block:
-                                    for j in range(block):
+                            out = y[n, oh, ow + i, co:co + block]
+                            if width == block:
+                                for j in range(block):
+                                    out[j] = min(max(acc[i, j], lo), hi)
+                            else:
+                                for j in range(block):
+                                    if j < width:
                                         out[j] = min(max(acc[i, j], lo), hi)
-                                else:
+                    for ow in range(out_w):     # the other pixels one at a time, skipping padding
+                        if ow >= ow_lo and ow < tiled_hi:
+                            continue
+                        for i in range(rows):   # the channels in `rows` partial sums
+                            for j in range(block):
+                                acc[i, j] = b[g, cb, j] if i == 0 else np.float32(0.0)
+                        for kh in range(k_h):
+                            ih = oh * stride_h - pad_t + kh * dil_h
+                            if ih < 0 or ih >= in_h:
+                                continue
+                            for kw in range(k_w):
+                                iw = ow * stride_w - pad_l + kw * dil_w
+                                if iw < 0 or iw >= in_w:
+                                    continue
+                                r0 = (kh * k_w + kw) * group_in
+                                for c in range(0, split, rows):
+                                    for i in range(rows):
+                                        xv = x[n, ih, nonneg(iw), ci0 + c + i]  # noqa: F821
+                                        for j in range(block):
+                                            acc[i, j] = fma_f32(xv, w[g, cb, r0 + c + i, j], acc[i, j])  # noqa: F821
+                                for ci in range(split, group_in):
+                                    xv = x[n, ih, nonneg(iw), ci0 + ci]  # noqa: F821
                                     for j in range(block):
-                                        if j < width:
-                                            out[j] = min(max(acc[i, j], lo), hi)
-                        ow += count
+                                        acc[0, j] = fma_f32(xv, w[g, cb, r0 + ci, j], acc[0, j])  # noqa: F821
+                        for i in range(1, rows):
+                            for j in range(block):
+                                acc[0, j] += acc[i, j]
+                        out = y[n, oh, ow, co:co + block]
+                        for j in range(block):
+                            if j < width:
+                                out[j] = min(max(acc[0, j], lo), hi)
 
 
 def channel_block(nr: int, channels: int) -> int:
@@ -131,6 +143,8 @@ def _(node, graph, S):
     padded[:, :group_out] = w.astype(np.float32).reshape(groups, group_out, -1)
     packed = padded.reshape(groups, n_blocks, block, -1).transpose(0, 1, 3, 2)
     few_in = group_in if group_in <= FEW_CHANNELS else 0
+    if few_in:      # the (kw, ci) loops unroll too: a tile of more rows stays rolled (measured)
+        rows = min(rows, FEW_CHANNELS_ROWS)
     # the kernel size, the tile and a first layer's few input channels are parameters: the plan
     # passes them as literals, so LLVM unrolls those loops
     return Call([x_arg, np.ascontiguousarray(packed), bias.reshape(groups, n_blocks, block), y_arg],

@@ -1,11 +1,12 @@
 """DepthwiseConv (NHWC; the layout pass turns a Conv with group == channels into this op).
 
 Weights are packed to [KH, KW, C] so the channels of a tap are contiguous. The output is
-computed in tiles of MR pixels along a row x NR channels held in a local array that LLVM keeps
-in SIMD registers: each tap loads NR weights once and NR inputs per pixel. Tiles cover the
-pixels whose taps all fall inside the input and run without checks; then the pixels at the
-edges go one at a time (NR channels at once), skipping their padding taps. The channels past
-the last whole block of NR (and a channel multiplier other than 1) run as plain loops.
+computed in tiles of MR pixels along a row x NR channels (fewer for a narrow layer or image),
+held in a local array that LLVM keeps in SIMD registers: each tap loads NR weights once and NR
+inputs per pixel. Tiles cover the pixels whose taps all fall inside the input and run without
+checks; then the pixels at the edges go one at a time (NR channels at once), skipping their
+padding taps. The channels past the last whole block (and a channel multiplier other than 1)
+run as plain loops.
 """
 import numpy as np
 
@@ -17,7 +18,7 @@ from .conv import channel_block
 
 @kernel(op="DepthwiseConv", dtypes=("float32",), schedule={"MR": (4, 1, 2, 6), "NR": (8, 16, 32)})
 def depthwise_conv2d_f32(x, w, b, y, channels, k_h, k_w, stride_h, stride_w, pad_t, pad_l, dil_h, dil_w,
-                         multiplier, block, act_min, act_max):
+                         multiplier, rows, block, act_min, act_max):
     n_batch, in_h, in_row = x.shape       # rows of in_w * in_c values
     _, out_h, out_row = y.shape           # rows of out_w * channels values
     in_c = channels // multiplier
@@ -36,20 +37,20 @@ def depthwise_conv2d_f32(x, w, b, y, channels, k_h, k_w, stride_h, stride_w, pad
             ih0 = oh * stride_h - pad_t
             kh_lo = min(max((dil_h - 1 - ih0) // dil_h, 0), k_h)      # the taps inside the input
             kh_hi = max(min((in_h - ih0 + dil_h - 1) // dil_h, k_h), kh_lo)
-            tiled_hi = ow_lo + (ow_hi - ow_lo) // MR * MR if kh_lo == 0 and kh_hi == k_h else ow_lo
-            for ow in range(ow_lo, tiled_hi, MR):     # the register tiles
+            tiled_hi = ow_lo + (ow_hi - ow_lo) // rows * rows if kh_lo == 0 and kh_hi == k_h else ow_lo
+            for ow in range(ow_lo, tiled_hi, rows):     # the register tiles
                 iw0 = ow * stride_w - pad_l
                 for c0 in range(0, vec_c, block):
-                    for i in range(MR):
+                    for i in range(rows):
                         for j in range(block):
                             acc[i, j] = b[c0 + j]
                     for kh in range(k_h):
                         for kw in range(k_w):
-                            for i in range(MR):
+                            for i in range(rows):
                                 for j in range(block):
                                     acc[i, j] = fma_f32(x[n, ih0 + kh * dil_h, nonneg((iw0 + kw * dil_w + i * stride_w) * channels + c0 + j)],  # noqa: F821
                                                         w[kh, kw, c0 + j], acc[i, j])
-                    for i in range(MR):     # the fused activation
+                    for i in range(rows):     # the fused activation
                         for j in range(block):
                             y[n, oh, (ow + i) * channels + c0 + j] = min(max(acc[i, j], lo), hi)
             for ow in range(out_w):     # the pixels and channels the tiles left, one at a time
@@ -90,11 +91,17 @@ def _(node, graph, S):
     block = channel_block(S["NR"], out_c)
     while block > 8 and block > out_c:      # no zero padding here: a whole block of channels
         block //= 2
+    geometry = conv_geometry(node)
+    stride_w, pad_l, dil_w = geometry[1], geometry[3], geometry[5]
+    k_w, in_w, out_w = packed.shape[1], graph.tensors[node.inputs[0]].shape[2], y.shape[2]
+    inside = min((in_w + pad_l - (k_w - 1) * dil_w - 1) // stride_w + 1, out_w) \
+        - min((pad_l + stride_w - 1) // stride_w, out_w)    # output columns that read no padding
+    rows = max(min(S["MR"], inside), 1)     # a narrow image: fewer pixels a tile
     # rows are viewed flat and the channel count, kernel and block sizes are parameters: the plan
     # passes them as literals, so LLVM unrolls the taps and the block's channels, and the offsets
     # of a tile's inputs are constants
     x = graph.tensors[node.inputs[0]]
     n, h, wd, c = x.shape
     return Call([(x.name, (n, h, wd * c)), packed, bias, (y.name, (n, y.shape[1], y.shape[2] * out_c))],
-                [out_c, *packed.shape[:2], *conv_geometry(node), out_c // in_c, block, *activation_range(node)],
+                [out_c, *packed.shape[:2], *geometry, out_c // in_c, rows, block, *activation_range(node)],
                 macs=y.size * w.shape[1] * w.shape[2])

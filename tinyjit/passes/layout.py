@@ -95,6 +95,14 @@ def _sink_one(g: Graph) -> bool:
             new_inputs = _binary_inputs(g, op, t, perm, producers)
             if new_inputs is None:
                 continue
+        elif op.op == "Concat":   # every input transposed alike: concatenate along the permuted axis
+            new_inputs = _binary_inputs(g, op, t, perm, producers)
+            if new_inputs is None or any(len(g.tensors[n].shape) != len(perm) for n in op.inputs):
+                continue
+            op.attrs["axis"] = perm[int(op.attrs.get("axis", 0)) % len(perm)]
+        elif op.op == "Resize" and op.inputs[0] == t.outputs[0] and len(op.inputs) == 1 and g.opset >= 11:
+            _permute_resize_attrs(op, perm)   # Resize is per axis: its scales/sizes/roi follow the axes
+            new_inputs = [t.inputs[0]]
         else:
             continue
         out = g.tensors[op.outputs[0]]
@@ -109,6 +117,22 @@ def _sink_one(g: Graph) -> bool:
         g.nodes.remove(t)
         return True
     return False
+
+
+def _permute_resize_attrs(op: Node, perm) -> None:
+    """Resize(Transpose(x, perm)) as Transpose(Resize'(x), perm): per-axis attributes move with the axes."""
+    inv = _inverse(perm)
+    axes = op.attrs.get("axes")
+    if axes:
+        op.attrs["axes"] = [perm[a % len(perm)] for a in axes]
+        return
+    for key in ("scales", "sizes"):
+        if op.attrs.get(key):
+            op.attrs[key] = [op.attrs[key][inv[d]] for d in range(len(perm))]
+    roi = op.attrs.get("roi")
+    if roi:
+        n = len(perm)
+        op.attrs["roi"] = [roi[inv[d]] for d in range(n)] + [roi[n + inv[d]] for d in range(n)]
 
 
 def _binary_inputs(g: Graph, op: Node, t: Node, perm, producers) -> list | None:
