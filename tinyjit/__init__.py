@@ -3,7 +3,7 @@
 The whole pipeline, from a model file to a runnable plan, is ``compile_model`` in pipeline.py.
 """
 from .errors import FormatError, InputError, ModelLoadError, TinyJitError, UnsupportedError  # noqa: F401
-from .registry import Call, kernel, load_kernels  # noqa: F401  (kernels import these first)
+from .registry import Call, kernel, load_kernels, primitive  # noqa: F401  (kernels import these first)
 
 __version__ = "0.1.0"
 

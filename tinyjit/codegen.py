@@ -91,8 +91,25 @@ def specialize(k: kernel_registry.Kernel, schedule: dict, name: str = "kernel") 
     return ast.unparse(specialized_ast(k, schedule, name))
 
 
+def _user_primitive_bindings(k: kernel_registry.Kernel) -> list[str]:
+    """The user primitives the kernel (or a helper it pastes) calls, bound by name as the built-in
+    ones are by the header's import. The digest of each definition's file is part of the line, so a
+    changed primitive gives the module a new name (numba's cache does not watch it)."""
+    prims = kernel_registry.user_primitives()
+    if not prims:
+        return []
+    trees = [_function_ast(k.fn)] + [_function_ast(h) for _, h in k.helpers]
+    called = {n.func.id for t in trees for n in ast.walk(t)
+              if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    used = sorted(called & set(prims))
+    if not used:
+        return []
+    return (["from tinyjit.registry import user_primitives as _user_primitives\n"]
+            + [f"{name} = _user_primitives()[{name!r}].fn  # {prims[name].source_digest()}\n" for name in used])
+
+
 def kernel_module_source(k: kernel_registry.Kernel, schedule: dict) -> str:
-    parts = [_HEADER]
+    parts = [_HEADER, *_user_primitive_bindings(k)]
     for name, helper in k.helpers:
         fdef = _function_ast(helper)
         fdef.name = name

@@ -12,11 +12,13 @@ node to the kernel's call, packs weights, and counts MACs. It may use numpy free
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
 import inspect
 import pkgutil
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -145,11 +147,59 @@ def kernel(op: str, dtypes=("float32",), schedule: dict | None = None, domain: s
     return register
 
 
+@dataclass
+class Primitive:
+    """A user's primitive: its Python definition (the semantic reference; Numba inlines it into the
+    kernels that call it) and its C definitions in a folder of stub headers named as asm_stubs/ is,
+    one per ISA (``armv7em_dsp.h``, ...) plus the portable ``generic.h`` (tinyjit/primitive_stubs.py)."""
+    name: str
+    fn: Callable                # the Numba dispatcher kernels call
+    stubs: Path                 # the folder of the C headers
+    file: Path                  # where the Python definition is
+    domain: dict = field(default_factory=dict)   # parameter -> (lo, hi): the operands it is meant for
+
+    def source_digest(self) -> str:
+        """Changes with the file of the definition (and so with anything there it calls)."""
+        return hashlib.sha256(self.file.read_bytes()).hexdigest()[:20]
+
+
+_PRIMITIVES: dict[str, Primitive] = {}
+
+
+def primitive(fn: Callable | None = None, *, stubs: str = "stubs", domain: dict | None = None):
+    """Register a primitive: ``@tinyjit.primitive`` over its Python definition, C definitions in
+    ``stubs`` (a folder, relative to the defining file). ``domain={"shift": (0, 31)}`` bounds the
+    operands the equivalence check feeds a parameter (default: every value of its C type)."""
+    def register(f):
+        import numba
+        from tinyjit.kernels import primitives as builtin
+        name = f.__name__
+        file = Path(inspect.getsourcefile(f)).resolve()
+        if hasattr(builtin, name):
+            raise TinyJitError(f"{file}: primitive {name} has the name of a built-in primitive "
+                               f"(kernels/primitives.py); choose another")
+        old = _PRIMITIVES.get(name)
+        if old is not None and old.file != file:
+            raise TinyJitError(f"two primitives named {name}: in {old.file} and {file}")
+        dispatcher = numba.njit(cache=True, nogil=True, inline="always")(f)
+        _PRIMITIVES[name] = Primitive(name, dispatcher, file.parent / stubs, file, dict(domain or {}))
+        return dispatcher
+    return register(fn) if fn is not None else register
+
+
+def user_primitives() -> dict[str, Primitive]:
+    return dict(_PRIMITIVES)
+
+
 def load_kernels(path) -> list[Kernel]:
     """Import a user kernel file, or every .py file in a folder; returns the kernels they register."""
+    return load_user_code(path)[0]
+
+
+def load_user_code(path) -> tuple[list[Kernel], list[Primitive]]:
+    """Import a user kernel file, or every .py file in a folder; returns the kernels and the
+    primitives they register."""
     import importlib.util
-    import hashlib
-    from pathlib import Path
     load_builtin()
     path = Path(path)
     files = sorted(path.glob("*.py")) if path.is_dir() else [path]
@@ -170,7 +220,9 @@ def load_kernels(path) -> list[Kernel]:
         except Exception as e:
             del sys.modules[modname]
             raise TinyJitError(f"{f}: could not load kernels: {type(e).__name__}: {e}") from None
-    return [_BY_NAME[n] for n in _BY_NAME if n not in before]
+    resolved = {f.resolve() for f in files}
+    return ([_BY_NAME[n] for n in _BY_NAME if n not in before],
+            [p for p in _PRIMITIVES.values() if p.file in resolved])
 
 
 def load_builtin() -> None:

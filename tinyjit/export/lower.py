@@ -145,7 +145,11 @@ _PROTO = re.compile(r"static\s+inline\s+(?:__attribute__\(\(\w+\)\)\s+)?([A-Za-z
 @lru_cache(maxsize=None)
 def primitive_prototypes() -> dict:
     """name -> (return numba type, [param numba types]) of every primitive in generic.h."""
-    text = stubs_dir().joinpath("generic.h").read_text()
+    return prototypes_in(stubs_dir().joinpath("generic.h").read_text())
+
+
+def prototypes_in(text: str) -> dict:
+    """name -> (return numba type, [param numba types]) of the functions a C header defines."""
     protos = {}
     for ret, name, params in _PROTO.findall(text):
         if name.startswith("tj_"):
@@ -179,7 +183,15 @@ def primitive_functions() -> dict:
             out[name] = obj
         elif isinstance(obj, _Intrinsic):
             out[name] = obj
+    out.update({name: p.fn for name, p in kernel_registry.user_primitives().items()})
     return out
+
+
+def user_primitive_prototype(name: str):
+    """A user primitive's C prototype (from its stub headers); None for other names."""
+    from .. import primitive_stubs
+    prim = kernel_registry.user_primitives().get(name)
+    return None if prim is None else primitive_stubs.prototype(prim)
 
 
 def _is_primitive(obj) -> bool:
@@ -1581,7 +1593,7 @@ class FunctionLowering:
         r = unlit(sig.return_type)
         if _is_primitive(disp):
             name = _primitive_name(disp)
-            proto = primitive_prototypes().get(name)
+            proto = primitive_prototypes().get(name) or user_primitive_prototype(name)
             if proto is not None and len(proto[1]) == len(es) and all(
                     self._fits_param(e, t) for e, t in zip(es, proto[1])):
                 ret, ptypes = proto
