@@ -243,25 +243,36 @@ def _load_user_kernels(args) -> list:
 
 
 def cmd_kernel(args) -> None:
-    from . import prototype
-    from .registry import load_kernels
-    kernels = load_kernels(args.file)
-    if not kernels:
-        raise TinyJitError(f"{args.file} registers no kernel (use @tinyjit.kernel(...))")
+    from . import primitive_stubs, prototype
+    from .registry import load_user_code
+    kernels, prims = load_user_code(args.file)
+    if not kernels and not prims:
+        raise TinyJitError(f"{args.file} registers no kernel (use @tinyjit.kernel(...)) and no primitive "
+                           f"(@tinyjit.primitive)")
+    targets = args.target or []
+    if args.action == "test":
+        for target in targets:
+            for line in primitive_stubs.check(prims, target, seed=args.seed):
+                print(line)
+        if prims and not targets:
+            print(f"primitives {', '.join(p.name for p in prims)}: C definitions not checked "
+                  f"(--target cortex-m4, --target generic, ... checks them against the Python ones)")
     for k in kernels:
         if args.action == "test":
             for line in prototype.check(k, trials=args.trials, seed=args.seed):
                 print(line)
         elif args.action == "bench":
-            if args.target:
-                for row in prototype.count_instructions(k, args.target):
-                    print(f"{k.name} {row['schedule']}: {row['instructions']:,} instructions on {args.target}")
+            for target in targets:
+                for row in prototype.count_instructions(k, target):
+                    print(f"{k.name} {row['schedule']}: {row['instructions']:,} instructions on {target}")
+            if targets:
                 continue
             for row in prototype.bench(k):
                 print(f"{k.name} {row['schedule'] or '(no knobs)'}: {row['median_us']:.1f} us, "
                       f"{row['gops']:.3f} G elements/s")
         else:
-            print(prototype.show_c(k, args.target or "generic"))
+            for target in targets or ["generic"]:
+                print(prototype.show_c(k, target))
 
 
 def cmd_tune(args) -> None:
@@ -342,7 +353,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("kernel", help="prototype a kernel: test it against its reference, time its schedules")
     p.add_argument("action", choices=["test", "bench", "show-c"])
     p.add_argument("file", help="a kernel file (or a folder of them)")
-    p.add_argument("--target", default=None, help="show-c: the C target; bench: count instructions under QEMU")
+    p.add_argument("--target", action="append", metavar="TARGET",
+                   help="show-c: the C target (default generic); bench: count instructions under QEMU; test: "
+                        "check the file's primitives' C definitions for it (repeatable)")
     p.add_argument("--trials", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_kernel)

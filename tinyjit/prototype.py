@@ -67,10 +67,24 @@ def _shapes(rng, trials: int):
         yield tuple(int(d) for d in rng.integers(1, 10, size=rank))
 
 
+def check_subset(k: Kernel) -> None:
+    """Lower the kernel to C under every schedule, on the sample graph, as `tinyjit export` would: a
+    construct outside the kernel subset raises the lowering's own error (file, line, construct)."""
+    from . import plan as planner
+    from .export import lower, project
+    p = planner.build(sample_graph(k), "generic")
+    step = p.steps[0]
+    lowering = lower.KernelLowering()
+    for sched in (schedules(k) if k._prepare is None else [step.schedule]):
+        lowering.lower_call(k, sched, project.step_args(p, step, k), "kernel")
+
+
 def check(k: Kernel, trials: int = 10, seed: int = 0, save_dir: str | None = None) -> list[str]:
-    """Run the kernel under every schedule on random inputs; raises KernelTestFailure on the first
-    disagreement, after saving the inputs to an .npz. Returns one summary line per dtype/schedule."""
+    """Check the kernel is in the kernel subset, then run it under every schedule on random inputs;
+    raises KernelTestFailure on the first disagreement, after saving the inputs to an .npz. Returns
+    one summary line per dtype/schedule."""
     n_in = _inputs_count(k)
+    check_subset(k)
     tensor_names = k.tensor_params
     lines = []
     for dtype in map(np.dtype, k.dtypes):
@@ -170,7 +184,8 @@ def show_c(k: Kernel, target: str, shape=(1, 64)) -> str:
     p = planner.build(sample_graph(k, shape), target)
     t = targets.get(target)
     lowered = LoweredPlan(p, t)
-    header = f"/* {k.name} lowered for {target} (stub header {t.stub}); called on shape {tuple(shape)} */"
+    stubs = " + ".join([t.stub, *lowered.user_includes])
+    header = f"/* {k.name} lowered for {target} (stub headers {stubs}); called on shape {tuple(shape)} */"
     return "\n\n".join([header, *lowered.kl.helper_defs.values(), *lowered.functions])
 
 

@@ -70,7 +70,8 @@ def typing_context():
     global _typing_context
     if _typing_context is None:
         from numba.core.registry import cpu_target
-        _typing_context = cpu_target.typing_context
+        cpu_target.target_context.refresh()     # loads numba's @overload registries (np.sum, ...) first:
+        _typing_context = cpu_target.typing_context    # else typing fails on them before any JIT compile
         _typing_context.refresh()
     return _typing_context
 
