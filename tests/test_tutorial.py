@@ -16,7 +16,7 @@ def test_tutorial_runs_as_written(tmp_path):
     blocks = BLOCK.findall(text)
     assert [lang for lang, _, _ in blocks].count("bash") >= 3
     for lang, info, body in blocks:
-        if lang == "python" and "file=" in info:
+        if "file=" in info:
             path = tmp_path / info.split("file=")[1].strip()
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(body)
@@ -32,7 +32,10 @@ def test_tutorial_runs_as_written(tmp_path):
                                       capture_output=True, text=True, timeout=1200)
                 assert proc.returncode == 0, f"{line}\n{proc.stdout}\n{proc.stderr}"
                 if args[1:3] == ["kernel", "test"]:
-                    assert proc.stdout.count("cases match") == 3
+                    assert proc.stdout.count("cases match") == (3 if "swish" in line else 1)
+                    assert proc.stdout.count("C equals Python bit for bit on 65536") == args.count("--target")
+                if args[1:3] == ["kernel", "show-c"] and "sat_add" in line:
+                    assert "saturating_add_int8(a[i], b[i])" in proc.stdout     # the primitive, called in C
                 if args[1] == "verify":
                     assert "match" in proc.stdout.lower()
     x = np.load(tmp_path / "x.npy")
