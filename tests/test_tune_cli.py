@@ -85,11 +85,38 @@ def test_bad_arguments(tuned, args, message):
     assert proc.returncode == 1 and message in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_tjm_and_missing_model(tuned):
+def test_tune_a_tjm_like_its_source(tuned):
+    """A .tjm's layers are the source model's: the same signatures, the same seeded candidates,
+    and records that the next convert of the source picks up."""
     d, model, db, _ = tuned
     assert _cli("convert", model, "-o", d / "plain.tjm", *KERNELS).returncode == 0
-    proc = _cli("tune", d / "plain.tjm", "--db", d / "other.jsonl")
-    assert proc.returncode == 1 and ".onnx/.tflite it was converted from" in proc.stderr
+    tjm_db = d / "from_tjm.jsonl"
+    proc = _cli("tune", d / "plain.tjm", "--trials", 3, "--db", tjm_db, "--searcher", "random", "--no-progress",
+                *KERNELS)
+    assert proc.returncode == 0, proc.stderr
+    from_source = [json.loads(line) for line in db.read_text().splitlines()]
+    from_tjm = [json.loads(line) for line in tjm_db.read_text().splitlines()]
+    assert [(r["kind"], r["kernel"], r["signature"]) for r in from_tjm] == \
+        [(r["kind"], r["kernel"], r["signature"]) for r in from_source]
+    assert [r["schedule"] for r in from_tjm if r["kind"] == "trial"] == \
+        [r["schedule"] for r in from_source if r["kind"] == "trial"]
+    assert all(r["error"] is None for r in from_tjm if r["kind"] == "trial")
+    assert _cli("convert", model, "-o", d / "retuned.tjm", *KERNELS, env={"TINYJIT_TUNED_DB": str(tjm_db)}).returncode == 0
+    (op,) = json.loads(_cli("inspect", d / "retuned.tjm", "--json").stdout)["ops"]
+    assert op["tuned"] and op["schedule"] == from_tjm[-1]["schedule"]
+
+
+def test_tjm_without_layers_and_missing_model(tuned):
+    """A .tjm written before format 1.1 has no layer records: a clear error, not a crash."""
+    from tinyjit import format as tjm
+    d, model, db, _ = tuned
+    assert _cli("convert", model, "-o", d / "old.tjm", *KERNELS).returncode == 0
+    plan = tjm.load(d / "old.tjm")
+    for step in plan.steps:
+        step.layer = ""
+    tjm.save(plan, d / "old.tjm")
+    proc = _cli("tune", d / "old.tjm", "--db", d / "other.jsonl", *KERNELS)
+    assert proc.returncode == 1 and "convert the model again" in proc.stderr and "Traceback" not in proc.stderr
     proc = _cli("tune")
     assert proc.returncode == 1 and "--report" in proc.stderr
     proc = _cli("tune", d / "absent.onnx")

@@ -290,7 +290,7 @@ def cmd_tune(args) -> None:
             print(f"wrote {png}", file=sys.stderr if args.json else sys.stdout)
         return
     if not args.model:
-        raise TinyJitError("tune: give a .onnx/.tflite model to tune, or --report DB")
+        raise TinyJitError("tune: give a .onnx/.tflite/.tjm model to tune, or --report DB")
     _load_user_kernels(args)
     summaries = tune.tune_model(args.model, args.target, args.trials, db=args.db, searcher=args.searcher,
                                 seed=args.seed, batch=args.batch, ray=args.ray, progress=not args.no_progress,
@@ -361,7 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_kernel)
 
     p = sub.add_parser("tune", help="search kernel schedules for a target; --report shows the records")
-    p.add_argument("model", nargs="?", help=".onnx or .tflite model whose layers to tune")
+    p.add_argument("model", nargs="?", help=".onnx, .tflite or .tjm model whose layers to tune")
     p.add_argument("--target", default="x86_64")
     p.add_argument("--trials", type=int, default=64, help="candidates per layer signature (default included)")
     p.add_argument("--db", help="record file (default: schedules/tuned/<target>.jsonl, which convert reads)")

@@ -12,8 +12,9 @@ from . import registry as kernel_registry
 from . import memory, schedule as schedules
 from .errors import TinyJitError, UnsupportedError
 from .ir import Graph, Quant, Tensor
+from .tune.layer import describe as describe_layer
 
-FORMAT_VERSION = (1, 0)
+FORMAT_VERSION = (1, 1)    # 1.1: Step.layer
 WEIGHT_ALIGN = 64
 # ops that only reinterpret a buffer: their output aliases their input, no kernel runs
 ALIAS_OPS = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout"}
@@ -40,6 +41,7 @@ class Step:
     schedule: dict = field(default_factory=dict)
     macs: int = 0
     tuned: bool = False
+    layer: str = ""         # the node as JSON, for tuning a .tjm (tinyjit/tune/layer.py)
 
 
 @dataclass
@@ -99,6 +101,7 @@ def build(graph: Graph, target: str = "x86_64") -> Plan:
             continue
         k = kernel_registry.find(node.op, _kernel_dtype(graph, node), node.domain)
         schedule, tuned = sched.lookup(k, node, graph)
+        layer = describe_layer(node, graph, schedules.signature(node, graph)) if k.schedule_space else ""
         node_calls = k.call(node, graph, schedule)
         for call in node_calls if isinstance(node_calls, list) else [node_calls]:
             call.args = [_arg_tensor(graph, node, a, views) for a in call.args]
@@ -106,7 +109,7 @@ def build(graph: Graph, target: str = "x86_64") -> Plan:
                 name = graph.unique_name(f"{node.name}/scratch{j}")
                 graph.tensors[name] = Tensor(name, dtype, shape)
                 call.args.append(name)
-            calls.append((node, k, call, (schedule, tuned)))
+            calls.append((node, k, call, (schedule, tuned, layer)))
 
     # buffers: one per arena tensor, aliases (reshapes, in-place outputs) share their root's
     root: dict[str, str] = dict(views)
@@ -198,7 +201,7 @@ def build(graph: Graph, target: str = "x86_64") -> Plan:
         if call is None:
             continue
         steps.append(Step(node.op, node.name, k.name, [add_tensor(a) for a in call.args],
-                          list(call.params), dict(sch[0]), int(call.macs), bool(sch[1])))
+                          list(call.params), dict(sch[0]), int(call.macs), bool(sch[1]), sch[2]))
     for name in graph.outputs:
         if graph.tensors[name].is_const:
             raise TinyJitError(f"graph output {name!r} is a constant; nothing to compute")

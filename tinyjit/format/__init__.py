@@ -137,6 +137,7 @@ def _write_quant(b, q: Quant) -> int:
 
 def _write_step(b, s: Step) -> int:
     op, node, kernel = b.CreateString(s.op), b.CreateString(s.node), b.CreateString(s.kernel)
+    layer = b.CreateString(s.layer)
     args = b.CreateNumpyVector(np.asarray(s.args, np.uint32))
     schedule = _table_vector(b, [_write_entry(b, k, v) for k, v in s.schedule.items()])
     StepTable.StartParamsVector(b, len(s.params))
@@ -155,6 +156,7 @@ def _write_step(b, s: Step) -> int:
     StepTable.AddSchedule(b, schedule)
     StepTable.AddMacs(b, int(s.macs))
     StepTable.AddTuned(b, bool(s.tuned))
+    StepTable.AddLayer(b, layer)
     return StepTable.End(b)
 
 
@@ -300,7 +302,8 @@ def _read_step(s, budget: _Budget) -> Step:
         e = s.Schedule(j)
         schedule[budget.str(e.Key())] = e.Value()
     return Step(budget.str(s.Op()), budget.str(s.Node()), budget.str(s.Kernel()),
-                budget.array(s.ArgsAsNumpy()).tolist(), params, schedule, s.Macs(), s.Tuned())
+                budget.array(s.ArgsAsNumpy()).tolist(), params, schedule, s.Macs(), s.Tuned(),
+                budget.str(s.Layer()))
 
 
 # checks shared by writing and reading: a writer never writes what its reader would refuse --------

@@ -31,13 +31,20 @@ def default_db(target: str) -> Path:
 def load_graph(model, input_shapes: dict | None = None):
     """The optimized IR graph of a .onnx/.tflite model (what convert plans)."""
     from .. import passes
-    from ..pipeline import import_model, model_kind
-    if model_kind(model) == "tjm":
-        raise TinyJitError(
-            f"{model}: a .tjm keeps each layer's weights packed for the schedule it was converted with "
-            "and not the layers themselves, so it cannot be re-packed for other schedules; tune the "
-            ".onnx/.tflite it was converted from (the records apply to the .tjm files you convert next)")
+    from ..pipeline import import_model
     return passes.optimize(import_model(model, input_shapes))
+
+
+def load_tasks(model, target: str, tuned_path: str, input_shapes: dict | None = None):
+    """The tuning tasks of a model: a graph, a .onnx/.tflite file, or a .tjm (its steps' layers)."""
+    from .. import format as tjm
+    from ..pipeline import model_kind
+    from .task import extract, extract_plan
+    if hasattr(model, "nodes"):
+        return extract(model, target, tuned_path=tuned_path)
+    if model_kind(model) == "tjm":
+        return extract_plan(tjm.load(model), target, tuned_path=tuned_path)
+    return extract(load_graph(model, input_shapes), target, tuned_path=tuned_path)
 
 
 def make_runner(target: str, kind: str | None = None, **kwargs):
@@ -65,7 +72,6 @@ def tune_model(model, target: str = "x86_64", trials: int = 64, db=None, searche
     from ..schedule import for_target
     from . import search as searchers
     from .db import Database
-    from .task import extract
     from .tuner import tune_tasks
 
     if searcher.split(":")[0] not in searchers.SEARCHERS:
@@ -73,9 +79,8 @@ def tune_model(model, target: str = "x86_64", trials: int = 64, db=None, searche
     if trials < 1:
         raise TinyJitError("--trials must be at least 1")
     for_target(target)            # an unknown target fails here, before any work
-    graph = load_graph(model, input_shapes) if not hasattr(model, "nodes") else model
     db_path = Path(db) if db else default_db(target)
-    tasks = extract(graph, target, tuned_path=str(db_path))
+    tasks = load_tasks(model, target, str(db_path), input_shapes)
     if only:
         tasks = [t for t in tasks if t.kernel in only or set(t.nodes) & set(only)]
     if max_tasks is not None:

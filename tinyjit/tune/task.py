@@ -244,21 +244,48 @@ def extract(graph: Graph, target: str, tuned_path=None, min_points: int = 2) -> 
     """The distinct (kernel, signature) layers of an optimized graph that have something to tune,
     largest (MACs x occurrences) first: if tuning is cut short, the layers that matter are done."""
     from ..plan import build
-    sched = schedules.for_target(target, tuned_path)
     try:
         base = build(graph, target)
         memory = (base.weights_bytes, base.arena_bytes)
         macs = {s.node: s.macs for s in base.steps}
     except Exception:        # the model does not plan (yet): tune its layers all the same
         memory, macs = (0, 0), {}
-    tasks: dict[tuple[str, str], Task] = {}
+    layers = []
     for node in graph.nodes:
         if node.op in ALIAS_OPS:
             continue
         k = kernel_registry.find(node.op, _kernel_dtype(graph, node), node.domain)
-        if k is None or not k.schedule_space:
-            continue
-        sig = schedules.signature(node, graph)
+        if k is not None and k.schedule_space:
+            layers.append((k, _one_node_graph(graph, node), schedules.signature(node, graph), macs.get(node.name, 0)))
+    return _tasks(layers, target, tuned_path, memory, min_points)
+
+
+def extract_plan(plan, target: str, tuned_path=None, min_points: int = 2) -> list[Task]:
+    """The tasks of a .tjm's plan, from the layer each step records (tinyjit/tune/layer.py): the
+    weights are seeded random values of the real shapes, which is all that choosing a schedule needs."""
+    from ..errors import TinyJitError
+    from .layer import rebuild
+    layers, seen = [], set()
+    for step in plan.steps:
+        k = kernel_registry.by_name(step.kernel)
+        if not k.schedule_space or step.node in seen:
+            continue                 # a node planned as several steps is one layer
+        seen.add(step.node)
+        if not step.layer:
+            raise TinyJitError(f"{plan.name}: step {step.node!r} ({step.kernel}) does not record its layer "
+                               f"(.tjm format {plan.version[0]}.{plan.version[1]}, before 1.1); convert the "
+                               "model again to tune its .tjm")
+        graph, sig = rebuild(step.layer)
+        layers.append((k, graph, sig, step.macs))
+    return _tasks(layers, target, tuned_path, (plan.weights_bytes, plan.arena_bytes), min_points)
+
+
+def _tasks(layers, target: str, tuned_path, memory: tuple, min_points: int) -> list[Task]:
+    """One task per distinct (kernel, signature) of ``layers`` [(kernel, one-node graph, signature, MACs)]."""
+    sched = schedules.for_target(target, tuned_path)
+    tasks: dict[tuple[str, str], Task] = {}
+    for k, graph, sig, macs in layers:
+        node = graph.nodes[0]
         key = (k.name, sig)
         if key in tasks:
             tasks[key].count += 1
@@ -266,8 +293,7 @@ def extract(graph: Graph, target: str, tuned_path=None, min_points: int = 2) -> 
             continue
         default = dict(k.default_schedule())
         default.update({n: v for n, v in sched.defaults.get(k.name, {}).items() if n in default})
-        tasks[key] = Task(k.name, sig, _one_node_graph(graph, node), target, default,
-                          macs=macs.get(node.name, 0), nodes=[node.name], memory=memory,
+        tasks[key] = Task(k.name, sig, graph, target, default, macs=macs, nodes=[node.name], memory=memory,
                           kernel_file=_user_kernel_file(k))
     out = [t for t in tasks.values() if _space_points(t) >= min_points]
     out.sort(key=lambda t: -t.macs * t.count)

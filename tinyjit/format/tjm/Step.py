@@ -139,7 +139,14 @@ class Step(object):
             return bool(self._tab.Get(flatbuffers.number_types.BoolFlags, o + self._tab.Pos))
         return False
 
-def StepStart(builder): builder.StartObject(8)
+    # Step
+    def Layer(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(20))
+        if o != 0:
+            return self._tab.String(o + self._tab.Pos)
+        return None
+
+def StepStart(builder): builder.StartObject(9)
 def Start(builder):
     return StepStart(builder)
 def StepAddOp(builder, op): builder.PrependUOffsetTRelativeSlot(0, flatbuffers.number_types.UOffsetTFlags.py_type(op), 0)
@@ -175,6 +182,9 @@ def AddMacs(builder, macs):
 def StepAddTuned(builder, tuned): builder.PrependBoolSlot(7, tuned, 0)
 def AddTuned(builder, tuned):
     return StepAddTuned(builder, tuned)
+def StepAddLayer(builder, layer): builder.PrependUOffsetTRelativeSlot(8, flatbuffers.number_types.UOffsetTFlags.py_type(layer), 0)
+def AddLayer(builder, layer):
+    return StepAddLayer(builder, layer)
 def StepEnd(builder): return builder.EndObject()
 def End(builder):
     return StepEnd(builder)
