@@ -3,15 +3,13 @@ definition bit for bit: on edge operands (-128, 127, INT32_MIN, INT32_MAX, shift
 random ones, compiled for each ISA and run under QEMU (natively for x86 and generic C)."""
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import numba
 import numpy as np
 import pytest
 
-from tinyjit import targets
+from tinyjit import primitive_stubs, targets
 from tinyjit.export import lower, project
 
 N = 4096
@@ -98,56 +96,15 @@ def test_every_primitive_has_a_c_stub():
 
 
 def _c_program(stub: str, names: list, protos: dict) -> str:
-    lines = ['#include <stdint.h>', '#include <stdbool.h>', f'#include "{stub}"', '#include "tj_platform.h"',
-             f"#define N {N}", "static uint8_t in_buf[N * 8 * 3];", "static uint8_t out_buf[N * 8];", "",
-             "int main(void)", "{", '    int in = tj_open("operands.bin", 0), out = tj_open("results.bin", 1);',
-             "    if (in < 0 || out < 0) return 1;"]
-    for name in names:
-        ret, ptypes = protos[name]
-        offs, off = [], 0
-        for t in ptypes:
-            offs.append(off)
-            off += N * np.dtype(str(t)).itemsize
-        lines.append(f"    if (tj_read(in, in_buf, {off}) != {off}) return 2;")
-        lines.append("    for (int i = 0; i < N; i++) {")
-        args = ", ".join(f"(({lower.ctype(t)} *)(in_buf + {o}))[i]" for t, o in zip(ptypes, offs))
-        lines.append(f"        (({lower.ctype(ret)} *)out_buf)[i] = {name}({args});")
-        lines.append("    }")
-        lines.append(f"    tj_write(out, out_buf, N * sizeof({lower.ctype(ret)}));")
-    lines += ["    tj_close(in);", "    tj_close(out);", '    tj_puts("tinyjit-stats counter=0 unit_ppm=0 stack=0\\n");',
-              "    return 0;", "}", ""]
-    return "\n".join(lines)
+    return primitive_stubs.c_program([stub], [(name, *protos[name]) for name in names], N)
 
 
 def _build_and_run(tmp: Path, stub: str, target: str, program: str) -> None:
-    t = targets.get(target)
-    if shutil.which(t.cc) is None or (t.qemu and shutil.which(t.qemu[0]) is None):
-        pytest.fail(f"{t.cc} / {t.qemu[:1]} missing: run scripts/install-test-deps.sh "
-                    f"(Debian packages {t.cc_package} {t.qemu_package})")
-    for name in project.stub_closure(stub):
-        (tmp / name).write_text(project.stub_text(name))
-    (tmp / "tj_platform.h").write_text(project.template("tj_platform.h"))
-    (tmp / "test.c").write_text(program)
-    flags = list(t.cflags) + ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-I", str(tmp)]
-    if t.native:
-        (tmp / "platform_host.c").write_text(project.template("platform_host.c"))
-        srcs = ["test.c", "platform_host.c"]
-        cmd = [t.cc, *flags, *srcs, "-o", "test.elf", "-lm"]
-    else:
-        (tmp / "platform_semihost.c").write_text(project.template("platform_semihost.c"))
-        startup = "startup_arm.c" if t.arch == "arm" else "startup_riscv.S"
-        (tmp / startup).write_text(project.template(startup))
-        w = project.Writer.__new__(project.Writer)
-        w.target = t
-        (tmp / "link.ld").write_text(w.linker_script())
-        spec = ["--specs=nano.specs"] if t.arch == "arm" else ["--specs=picolibc.specs"]
-        cmd = [t.cc, *spec, *flags, "-DTJ_NS_PER_TICK_PPM=0", "test.c", "platform_semihost.c", startup,
-               "-o", "test.elf", "-nostartfiles", "-T", "link.ld", "-lm", "-lc", "-lgcc"]
-    proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
-    assert proc.returncode == 0, f"{stub} for {target} does not compile:\n{proc.stderr[-3000:]}"
-    run = [str(tmp / "test.elf")] if t.native else [*t.qemu, "-kernel", "test.elf"]
-    proc = subprocess.run(run, cwd=tmp, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, f"{stub} on {target}: exit {proc.returncode} {proc.stdout[-500:]} {proc.stderr[-500:]}"
+    """The harness `tinyjit kernel test --target` runs users' primitives in (tinyjit/primitive_stubs.py)."""
+    headers = {name: project.stub_text(name) for name in project.stub_closure(stub)}
+    operands = tmp / "operands.bin"
+    results = primitive_stubs.build_and_run(tmp, targets.get(target), program, headers, operands.read_bytes())
+    (tmp / "results.bin").write_bytes(results)
 
 
 @pytest.mark.parametrize("stub,target", [(s, t) for s, ts in STUBS.items() for t in ts])
