@@ -117,7 +117,7 @@ def project_headers(names, target: target_db.Target) -> tuple[list[str], dict[st
 # ---------------------------------------------------------------------------------------------
 # operands
 
-def _edges(lo, hi) -> list:
+def _int_edges(lo, hi) -> list:
     """Boundary values of [lo, hi]: the ends, their neighbours, zero and ±1, and the int8/int16/int32 limits."""
     out = [lo, lo + 1, hi - 1, hi, -1, 0, 1]
     for bits in (8, 16, 32):
@@ -125,37 +125,63 @@ def _edges(lo, hi) -> list:
     return sorted({v for v in out if lo <= v <= hi})
 
 
-def operands(prim: registry.Primitive, ptypes: list, seed: int = 0) -> tuple[list[np.ndarray], bool]:
-    """Every operand tuple if the integer domain has at most EXHAUSTIVE_MAX of them (then True);
-    else every combination of edge values (as many as fit in half of N_RANDOM) and random tuples."""
+def _float_edges(dtype: np.dtype, domain) -> list:
+    """Signed zeros, ±1, ½, and, with no domain given, infinities, NaN, the largest and a subnormal value."""
+    if domain is not None:
+        lo, hi = domain
+        return sorted({lo, hi, *(v for v in (-1.0, -0.5, 0.0, 0.5, 1.0) if lo <= v <= hi)}) + ([-0.0] if lo <= 0 <= hi else [])
+    info = np.finfo(dtype)
+    return [0.0, -0.0, 1.0, -1.0, 0.5, np.inf, -np.inf, np.nan, float(info.max), -float(info.max),
+            float(info.smallest_subnormal), -float(info.smallest_subnormal)]
+
+
+def _domains(prim: registry.Primitive, names: list, ptypes: list) -> list:
+    """(lo, hi) per parameter: the primitive's ``domain``, else every value of an integer C type
+    (None for a float without one)."""
     from .export.lower import INT_LIMITS, is_float, is_int
-    names = list(inspect.signature(prim.fn.py_func).parameters)
-    if len(names) != len(ptypes):
-        raise UnsupportedError(f"primitive {prim.name}: the Python definition takes {len(names)} arguments, "
-                               f"its C definition {len(ptypes)}")
+    unknown = set(prim.domain) - set(names)
+    if unknown:
+        raise TinyJitError(f"primitive {prim.name}: domain names {sorted(unknown)}, not parameters ({', '.join(names)})")
     domains = []
     for pname, t in zip(names, ptypes):
         if not (is_int(t) or is_float(t)):
             raise UnsupportedError(f"primitive {prim.name}: no operands for a C parameter of type {t}")
-        default = INT_LIMITS[t] if is_int(t) else (-1e6, 1e6)
-        domains.append(tuple(prim.domain.get(pname, default)))
+        domain = prim.domain.get(pname)
+        if is_int(t):
+            limits = INT_LIMITS[t]
+            domain = tuple(domain or limits)
+            if not limits[0] <= domain[0] <= domain[1] <= limits[1]:
+                raise TinyJitError(f"primitive {prim.name}: domain {domain} of {pname} is not inside its C type {t}")
+        domains.append(domain)
+    return domains
+
+
+def operands(prim: registry.Primitive, ptypes: list, seed: int = 0) -> tuple[list[np.ndarray], bool]:
+    """Every operand tuple if the integer domain has at most EXHAUSTIVE_MAX of them (then True);
+    else every combination of edge values (as many as fit in half of N_RANDOM) and random tuples."""
+    from .export.lower import is_int
+    names = list(inspect.signature(prim.fn.py_func).parameters)
+    if len(names) != len(ptypes):
+        raise UnsupportedError(f"primitive {prim.name}: the Python definition takes {len(names)} arguments, "
+                               f"its C definition {len(ptypes)}")
+    domains = _domains(prim, names, ptypes)
     dtypes = [np.dtype(str(t)) for t in ptypes]
-    if all(is_int(t) for t in ptypes):
-        sizes = [hi - lo + 1 for lo, hi in domains]
-        if int(np.prod([float(s) for s in sizes])) <= EXHAUSTIVE_MAX:
-            grids = np.meshgrid(*[np.arange(lo, hi + 1, dtype=np.int64) for lo, hi in domains], indexing="ij")
-            return [g.reshape(-1).astype(dt) for g, dt in zip(grids, dtypes)], True
+    if all(is_int(t) for t in ptypes) and np.prod([float(hi - lo + 1) for lo, hi in domains]) <= EXHAUSTIVE_MAX:
+        grids = np.meshgrid(*[np.arange(lo, hi + 1, dtype=np.int64) for lo, hi in domains], indexing="ij")
+        return [g.reshape(-1).astype(dt) for g, dt in zip(grids, dtypes)], True
     rng = np.random.default_rng(seed)
-    edge_sets = [_edges(lo, hi) if is_int(t) else [lo, hi, 0.0, -0.0, 1.0, -1.0, 0.5]
-                 for (lo, hi), t in zip(domains, ptypes)]
+    edge_sets = [_int_edges(*d) if is_int(t) else _float_edges(dt, d) for d, t, dt in zip(domains, ptypes, dtypes)]
     tuples = list(itertools.islice(itertools.product(*edge_sets), N_RANDOM // 2))
+    n_rand = N_RANDOM - len(tuples)
     cols = []
-    for j, ((lo, hi), t, dt) in enumerate(zip(domains, ptypes, dtypes)):
-        n_rand = N_RANDOM - len(tuples)
-        rand = (rng.integers(lo, hi, size=n_rand, endpoint=True) if is_int(t)
-                else rng.uniform(lo, hi, size=n_rand))
-        edge = np.array([tup[j] for tup in tuples], dtype=np.int64 if is_int(t) else np.float64)
-        cols.append(np.concatenate([edge, rand]).astype(dt))
+    for j, (domain, t, dt) in enumerate(zip(domains, ptypes, dtypes)):
+        if is_int(t):
+            rand = rng.integers(domain[0], domain[1], size=n_rand, endpoint=True, dtype=dt)
+        elif domain is None:
+            rand = (rng.standard_normal(n_rand) * 100).astype(dt)
+        else:
+            rand = rng.uniform(domain[0], domain[1], size=n_rand).astype(dt)
+        cols.append(np.concatenate([np.array([tup[j] for tup in tuples], dtype=dt), rand]))
     return cols, False
 
 
