@@ -59,8 +59,8 @@ def _defined_in(headers: list[Path], name: str):
     return None
 
 
-def _searched(headers: list[Path]) -> str:
-    return ", ".join(str(h) for h in headers) or "nothing"
+def _searched(headers: list[Path], missing: Path) -> str:
+    return ", ".join(str(h) for h in headers) if headers else f"{missing} (no such file)"
 
 
 def prototype(prim: registry.Primitive):
@@ -71,7 +71,7 @@ def prototype(prim: registry.Primitive):
     proto = _defined_in(headers, prim.name)
     if proto is None:
         raise UnsupportedError(f"primitive {prim.name} ({prim.file}) has no C definition: searched "
-                               f"{_searched(headers) if headers else str(folder) + ' (no such folder)'}")
+                               f"{_searched(headers, folder / 'generic.h')}")
     return proto
 
 
@@ -83,10 +83,11 @@ def headers_for(prim: registry.Primitive, target: target_db.Target) -> list[Path
     proto = _defined_in(headers, prim.name)
     if proto is None:
         raise UnsupportedError(f"primitive {prim.name} has no C definition for {target.name}: searched "
-                               f"{_searched(headers) if headers else folder / isa}")
+                               f"{_searched(headers, folder / isa)}")
     if proto != prototype(prim):
-        raise UnsupportedError(f"primitive {prim.name}: its C prototype for {target.name} ({headers[0]}) differs "
-                               f"from the one the lowering uses ({_describe(prototype(prim))})")
+        raise UnsupportedError(f"primitive {prim.name}: its C prototype for {target.name} ({_describe(proto)}, "
+                               f"{_searched(headers, folder / isa)}) differs from the one the lowering uses "
+                               f"({_describe(prototype(prim))}): keep one prototype in every header")
     return headers
 
 
