@@ -134,6 +134,46 @@ static inline int32_t tj_dot_i16_i8(const int16_t *a, const int8_t *b, int32_t n
     return tj_dot_i8_i16(b, a, n, acc);
 }
 
+/* Four weights of each of two int8 rows (words v0, v1) against the window's lanes a02 = (a0, a2)
+ * and a13 = (a1, a3): the rows' bytes widened by SXTB16 pair with those lanes in two SMLADs each. */
+static inline void tj_smlad_rows(uint32_t a02, uint32_t a13, uint32_t v0, uint32_t v1, int32_t *s0, int32_t *s1)
+{
+    *s0 = tj_smlad(tj_sxtb16(v0), a02, *s0);
+    *s0 = tj_smlad(tj_sxtb16_ror8(v0), a13, *s0);
+    *s1 = tj_smlad(tj_sxtb16(v1), a02, *s1);
+    *s1 = tj_smlad(tj_sxtb16_ror8(v1), a13, *s1);
+}
+
+/* One int8 window a against two int8 weight rows: a's word is widened once (SXTB16) for both rows
+ * (CMSIS-NN's arm_nn_mat_mult_nt_t_s8 idea); the last n % 4 by the single dot product. */
+#define TJ_HAVE_tj_dot2_i8_i8 1
+static inline void tj_dot2_i8_i8(const int8_t *a, const int8_t *b0, const int8_t *b1, int32_t n, int32_t *acc0, int32_t *acc1)
+{
+    int32_t s0 = *acc0, s1 = *acc1;
+    for (int32_t blocks = n >> 2; blocks > 0; blocks--, a += 4, b0 += 4, b1 += 4) {
+        uint32_t va = tj_load32(a);
+        tj_smlad_rows(tj_sxtb16(va), tj_sxtb16_ror8(va), tj_load32(b0), tj_load32(b1), &s0, &s1);
+    }
+    *acc0 = tj_dot_i8_i8(a, b0, n & 3, s0);
+    *acc1 = tj_dot_i8_i8(a, b1, n & 3, s1);
+}
+
+/* One int16 window a against two int8 weight rows: a's pairs are repacked once (PKHBT/PKHTB) into
+ * the lane order SXTB16 gives the weights. */
+#define TJ_HAVE_tj_dot2_i16_i8 1
+static inline void tj_dot2_i16_i8(const int16_t *a, const int8_t *b0, const int8_t *b1, int32_t n, int32_t *acc0, int32_t *acc1)
+{
+    int32_t s0 = *acc0, s1 = *acc1;
+    for (int32_t blocks = n >> 2; blocks > 0; blocks--, a += 4, b0 += 4, b1 += 4) {
+        uint32_t a01 = tj_load32(a), a23 = tj_load32(a + 2), a02, a13;
+        __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(a02) : "r"(a01), "r"(a23));
+        __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(a13) : "r"(a23), "r"(a01));
+        tj_smlad_rows(a02, a13, tj_load32(b0), tj_load32(b1), &s0, &s1);
+    }
+    *acc0 = tj_dot_i16_i8(a, b0, n & 3, s0);
+    *acc1 = tj_dot_i16_i8(a, b1, n & 3, s1);
+}
+
 #include "generic.h"
 
 #endif /* TINYJIT_ARMV7EM_DSP_H */

@@ -156,4 +156,23 @@ static inline int32_t tj_dot_i16_i16(const int16_t *a, const int16_t *b, int32_t
 }
 #endif
 
+/* Two dot products sharing the operand a (one input window against two weight rows): the lowering
+ * calls these for a loop of two `acc += a[i + k] * b[j + k]` statements. ISA headers fuse them so
+ * that a is loaded and widened once; here they are two dot products. */
+#define TJ_DOT2_FROM_DOT(ta, tb, A, B)                                                                  \
+    static inline void tj_dot2_##ta##_##tb(const A *a, const B *b0, const B *b1, int32_t n, int32_t *acc0, \
+                                           int32_t *acc1)                                              \
+    {                                                                                                  \
+        *acc0 = tj_dot_##ta##_##tb(a, b0, n, *acc0);                                                   \
+        *acc1 = tj_dot_##ta##_##tb(a, b1, n, *acc1);                                                   \
+    }
+#ifndef TJ_HAVE_tj_dot2_i8_i8
+TJ_DOT2_FROM_DOT(i8, i8, int8_t, int8_t)
+#endif
+#ifndef TJ_HAVE_tj_dot2_i16_i8
+TJ_DOT2_FROM_DOT(i16, i8, int16_t, int8_t)
+#endif
+TJ_DOT2_FROM_DOT(i8, i16, int8_t, int16_t)        /* no ISA header fuses these two (yet) */
+TJ_DOT2_FROM_DOT(i16, i16, int16_t, int16_t)
+
 #endif /* TINYJIT_GENERIC_H */

@@ -23,19 +23,21 @@ def requantize_clamp(acc, multiplier, shift, zero_point, lo, hi):
     """An int32 accumulator to the output's quantized domain, clamped to [lo, hi] (TFLite's epilogue):
     ``clamp(multiply_by_quantized_multiplier(acc, multiplier, shift) + zero_point, lo, hi)``.
 
-    Written for SIMD: with a multiplier >= 0 (QuantizeMultiplier of a positive scale always is),
-    the rounding of ``saturating_rounding_doubling_high_mul`` is the same either side of zero,
-    ``(x * m + 2**30) >> 31``, and ``rounding_divide_by_pot`` by ``r`` is
-    ``(q + 2**(r-1) - (q < 0)) >> r``: no branches, no division, the same bytes
-    (tests/test_int8_primitives.py checks it against the primitives).
+    Written for SIMD and for 32-bit C: with a multiplier >= 0 (QuantizeMultiplier of a positive
+    scale always is), the rounding of ``saturating_rounding_doubling_high_mul`` is the same either
+    side of zero, ``(x * m + 2**30) >> 31``, an int32 (only the product needs 64 bits: one SMLAL);
+    ``rounding_divide_by_pot`` is gemmlowp's branch-free int32 form; and the clamp comes before the
+    zero point is added, so no intermediate can leave int32 and the C lowering keeps it all in
+    int32; the two ``wrap_int32`` tell it so (tests/test_int8_primitives.py checks it against the primitives).
     """
-    left = shift if shift > 0 else 0
-    right = -shift if shift < 0 else 0
+    left = max(shift, 0)
+    right = max(-shift, 0)
     x = wrap_int32(np.int64(acc) << left)
-    q = (x * np.int64(multiplier) + np.int64(1 << 30)) >> 31
-    half = (np.int64(1) << right) >> 1
-    q = (q + half - (np.int64(1) if (q < 0 and right > 0) else np.int64(0))) >> right
-    return min(max(q + zero_point, lo), hi)
+    q = wrap_int32((x * np.int64(multiplier) + np.int64(1 << 30)) >> 31)    # a no-op: |x * m| < 2**62
+    mask = (np.int64(1) << right) - 1
+    rounded = wrap_int32((q >> right) + (np.int64(1) if (q & mask) > (mask >> 1) + (np.int64(1) if q < 0 else np.int64(0))
+                                         else np.int64(0)))     # a no-op too: right == 0 never rounds up
+    return min(max(rounded, lo - zero_point), hi - zero_point) + zero_point
 
 
 def output_value(acc, multiplier, shift, zero_point, lo, hi, raw):

@@ -2,22 +2,27 @@
 
 y = clamp(MultiplyByQuantizedMultiplier(sum((x - in_zp) * w) + bias, mult[co], shift[co]) + out_zp)
 
-For each output pixel the receptive field is gathered once, as int16 ``x - in_zp`` (0 where the
-window leaves the input: what TFLite's skipped taps contribute), into ``patch``, a stack array of
-DEPTH = kh * kw * in/groups values in the order of the weights. Weights are packed at convert
-time as int16 for one of three forms (schedule knob FORM; 0 = prepare chooses by depth):
+Weights stay int8 (as in the .tflite: flash is the weight bytes) whenever ``w - w_zp`` fits in
+int8, which it always does for TFLite's symmetric weights; otherwise (an ONNX uint8 weight with a
+zero point) they are widened to int16. Three forms (schedule knob FORM; 0 = prepare chooses):
 
-- 1, dot: weights [out, depth]; each output channel is one contiguous int16 x int16 → int32 dot
-  product, which LLVM turns into vpmaddwd (x86) pairs. Deep windows (depth >= 64).
-- 2, outer: weights [depth, out]; CO_BLOCK output channels accumulate side by side in registers,
-  one patch value broadcast at a time. Shallow windows (1x1 convs on few channels).
+- 1, dot: weights [out, depth]; each output channel is one contiguous dot product over the
+  receptive field, two channels at a time (the C lowering calls the stub's SIMD dot products:
+  SXTB16 + SMLAD on Armv7E-M; LLVM turns them into vpmaddwd on x86). With int8 input and int8
+  weights the input zero point is folded into the bias at convert time,
+  ``sum((x - zp) * w) = sum(x * w) - zp * sum(w)``, so the dot reads the raw int8 input: in place
+  for a 1x1 window without padding (pointwise convs, fully connected layers: no copy at all),
+  else from ``patch8``, the window gathered once per pixel with padding filled with ``zp``
+  (which then contributes ``zp * w - zp * w = 0``, what TFLite's skipped taps contribute).
+  Otherwise the window is gathered as int16 ``x - zp`` into ``patch16``.
+- 2, outer: weights [depth, out]; CO_BLOCK output channels accumulate side by side, one patch16
+  value broadcast at a time. Shallow windows on hosts with wide SIMD.
 - 3, direct: no patch, taps read from ``x`` (windows too deep for a stack patch, > 16384).
 
-The accumulators of a pixel's channels are requantized together in one vectorized epilogue. No arena scratch: the
-patch and the accumulators live on the stack. Prepare writes the resolved FORM and the layer's
-window (K_H, K_W, CIN = in/groups, GROUPS, DEPTH, OUT_C) into the node's schedule, so each layer's
-kernel is compiled with them as constants: fixed trip counts that LLVM unrolls and vectorizes
-(the plan records the resolved schedule; the tunable knobs are FORM and CO_BLOCK).
+The CO_BLOCK accumulators of a block are requantized as soon as they are complete, so a layer
+needs no arena scratch and little stack. Prepare writes the resolved forms and the layer's window
+(K_H, K_W, CIN = in/groups, GROUPS, DEPTH) into the node's schedule, so each layer's kernel is
+compiled with them as constants (the tunable knobs are FORM, CO_BLOCK and WEIGHTS).
 """
 import numpy as np
 
@@ -25,71 +30,89 @@ from tinyjit import Call, kernel
 
 from ._int8 import conv_params, int32_array, output_value, requantize_clamp
 from ._util import check_conv2d_nhwc, conv_geometry
-from .primitives import local_array_i16, local_array_i32
+from .primitives import local_array_i8, local_array_i16, local_array_i32
 
 DOT, OUTER, DIRECT = 1, 2, 3
+GATHER16, GATHER8, IN_PLACE = 0, 1, 2          # where the dot form reads the window (SOURCE)
 MAX_PATCH = 16384
 
 
 @kernel(op="Conv", dtypes=("int8", "uint8"), schedule={"FORM": (0, 1, 2, 3), "CO_BLOCK": (16, 8, 32),
+                                                        "WEIGHTS": (0, 8, 16), "SOURCE": (0,),
                                                         "K_H": (1,), "K_W": (1,), "CIN": (1,), "GROUPS": (1,),
-                                                        "DEPTH": (1,), "OUT_C": (1,)})
+                                                        "DEPTH": (1,), "DEPTH8": (1,), "DEPTH16": (1,)})
 def conv2d_int8(x, w, bias, mult, shift, y, stride_h, stride_w, pad_t, pad_l, dil_h, dil_w,
                 in_zp, out_zp, act_min, act_max, raw):
     n_batch, in_h, in_w, _ = x.shape
     _, out_h, out_w, out_c = y.shape
     group_out = out_c // GROUPS
-    patch = local_array_i16(1, DEPTH)
+    patch8 = local_array_i8(1, DEPTH8)
+    patch16 = local_array_i16(1, DEPTH16)
     acc = local_array_i32(1, CO_BLOCK)
-    row = local_array_i32(1, OUT_C)
     for n in range(n_batch):
         for oh in range(out_h):
             for ow in range(out_w):
+                ih0 = oh * stride_h - pad_t
+                iw0 = ow * stride_w - pad_l
                 for g in range(GROUPS):
-                    if FORM != 3:
+                    if FORM != 3 and SOURCE != 2:
                         for kh in range(K_H):
-                            ih = oh * stride_h - pad_t + kh * dil_h
+                            ih = ih0 + kh * dil_h
                             for kw in range(K_W):
-                                iw = ow * stride_w - pad_l + kw * dil_w
-                                if ih >= 0 and ih < in_h and iw >= 0 and iw < in_w:
+                                iw = iw0 + kw * dil_w
+                                tap = (kh * K_W + kw) * CIN
+                                inside = ih >= 0 and ih < in_h and iw >= 0 and iw < in_w
+                                if SOURCE == 1:
                                     for ci in range(CIN):
-                                        patch[0, (kh * K_W + kw) * CIN + ci] = np.int16(
-                                            np.int32(x[n, ih, iw, g * CIN + ci]) - in_zp)
+                                        patch8[0, tap + ci] = x[n, ih, iw, g * CIN + ci] if inside else in_zp
+                                elif inside:
+                                    for ci in range(CIN):
+                                        patch16[0, tap + ci] = np.int16(np.int32(x[n, ih, iw, g * CIN + ci]) - in_zp)
                                 else:
                                     for ci in range(CIN):
-                                        patch[0, (kh * K_W + kw) * CIN + ci] = 0
+                                        patch16[0, tap + ci] = 0
                     for b in range((group_out + CO_BLOCK - 1) // CO_BLOCK):
                         cb = g * group_out + b * CO_BLOCK
-                        if FORM == 1:                           # dot: w [out, depth]
-                            for j in range(CO_BLOCK):
-                                s = np.int32(0)
-                                for k in range(DEPTH):
-                                    s = np.int32(s + np.int32(patch[0, k]) * np.int32(w[cb + j, k]))
-                                acc[0, j] = s
+                        if FORM == 1:                           # dot: w [out, depth], two channels at a time
+                            for j in range(0, CO_BLOCK, 2):
+                                s0 = np.int32(bias[cb + j])
+                                s1 = np.int32(bias[cb + j + 1])
+                                if SOURCE == 2:
+                                    for k in range(DEPTH):
+                                        s0 = np.int32(s0 + np.int32(x[n, ih0, iw0, g * CIN + k]) * np.int32(w[cb + j, k]))
+                                        s1 = np.int32(s1 + np.int32(x[n, ih0, iw0, g * CIN + k]) * np.int32(w[cb + j + 1, k]))
+                                elif SOURCE == 1:
+                                    for k in range(DEPTH):
+                                        s0 = np.int32(s0 + np.int32(patch8[0, k]) * np.int32(w[cb + j, k]))
+                                        s1 = np.int32(s1 + np.int32(patch8[0, k]) * np.int32(w[cb + j + 1, k]))
+                                else:
+                                    for k in range(DEPTH):
+                                        s0 = np.int32(s0 + np.int32(patch16[0, k]) * np.int32(w[cb + j, k]))
+                                        s1 = np.int32(s1 + np.int32(patch16[0, k]) * np.int32(w[cb + j + 1, k]))
+                                acc[0, j] = s0
+                                acc[0, j + 1] = s1
                         elif FORM == 2:                         # outer: w [depth, out]
                             for j in range(CO_BLOCK):
-                                acc[0, j] = 0
+                                acc[0, j] = bias[cb + j]
                             for k in range(DEPTH):
-                                xv = np.int32(patch[0, k])
+                                xv = np.int32(patch16[0, k])
                                 for j in range(CO_BLOCK):
                                     acc[0, j] = np.int32(acc[0, j] + xv * np.int32(w[k, cb + j]))
                         else:                                   # direct: w [out, depth], taps from x
                             for j in range(CO_BLOCK):
-                                s = np.int32(0)
+                                s = np.int32(bias[cb + j])
                                 for kh in range(K_H):
-                                    ih = oh * stride_h - pad_t + kh * dil_h
+                                    ih = ih0 + kh * dil_h
                                     for kw in range(K_W):
-                                        iw = ow * stride_w - pad_l + kw * dil_w
+                                        iw = iw0 + kw * dil_w
                                         if ih >= 0 and ih < in_h and iw >= 0 and iw < in_w:
                                             for ci in range(CIN):
                                                 s = np.int32(s + (np.int32(x[n, ih, iw, g * CIN + ci]) - in_zp)
                                                              * np.int32(w[cb + j, (kh * K_W + kw) * CIN + ci]))
                                 acc[0, j] = s
-                        for j in range(CO_BLOCK):
-                            row[0, cb + j] = acc[0, j]
-                for co in range(out_c):         # the pixel's epilogue: one vectorized loop
-                    y[n, oh, ow, co] = output_value(row[0, co] + bias[co], mult[co], shift[co], out_zp,
-                                                    act_min, act_max, raw)
+                        for j in range(min(CO_BLOCK, group_out - b * CO_BLOCK)):
+                            y[n, oh, ow, cb + j] = output_value(acc[0, j], mult[cb + j], shift[cb + j], out_zp,
+                                                                act_min, act_max, raw)
 
 
 conv2d_int8.uses(requantize_clamp, output_value)
@@ -101,21 +124,36 @@ def pack_rows(values: np.ndarray, block: int) -> np.ndarray:
     return np.ascontiguousarray(np.pad(values, pad))
 
 
-def resolve_form(S: dict, depth: int) -> int:
-    """FORM 0 (auto) → dot for deep windows, outer for shallow ones; direct past MAX_PATCH.
-    Writes the resolved FORM and the patch DEPTH into the schedule ``S``: kernel constants."""
+def resolve_schedule(S: dict, weights: np.ndarray, bias: np.ndarray, in_zp: int, x_dtype: str,
+                     in_place: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Resolve the knobs into the schedule ``S`` (kernel constants) and pack for them.
+
+    FORM 0 (auto) → dot for deep windows, outer for shallow ones; direct past MAX_PATCH. WEIGHTS 0
+    (auto) → int8 when ``w - w_zp`` fits. SOURCE: in place (``in_place``: a 1x1 window, no padding)
+    or a gathered int8 window when the dot form has int8 input and weights (zero point folded into
+    the bias), else an int16 window. ``weights`` [out, depth] int16, ``bias`` int64 [out].
+    Returns (packed weights, packed int32 bias).
+    """
+    out_c, depth = weights.shape
     form = int(S.get("FORM", 0)) or (DOT if depth >= 64 else OUTER)
     if depth > MAX_PATCH:
         form = DIRECT
-    S["FORM"] = form
-    S["DEPTH"] = depth if form != DIRECT else 1
-    return form
-
-
-def packed_weights(weights: np.ndarray, form: int, block: int) -> np.ndarray:
-    """[out, depth] weights as int16 in the layout of ``form`` (outer: transposed)."""
-    padded = pack_rows(weights.reshape(weights.shape[0], -1), block)
-    return np.ascontiguousarray(padded if form != OUTER else padded.T).astype(np.int16)
+    fits8 = weights.size == 0 or (weights.min() >= -128 and weights.max() <= 127)
+    wbits = int(S.get("WEIGHTS", 0)) or 8
+    if not fits8:
+        wbits = 16
+    source = GATHER16
+    if form == DOT and wbits == 8 and x_dtype == "int8":
+        folded = bias - in_zp * weights.sum(axis=1, dtype=np.int64)
+        if folded.min(initial=0) >= -2**31 and folded.max(initial=0) < 2**31:
+            bias, source = folded, (IN_PLACE if in_place else GATHER8)
+    block = int(S["CO_BLOCK"])
+    S.update(FORM=form, WEIGHTS=wbits, SOURCE=source, DEPTH=depth if form != DIRECT else 1,
+             DEPTH8=depth if source == GATHER8 else 1,
+             DEPTH16=depth if form != DIRECT and source == GATHER16 else 1)
+    padded = pack_rows(weights, block)
+    packed = np.ascontiguousarray(padded if form != OUTER else padded.T).astype(np.int8 if wbits == 8 else np.int16)
+    return packed, pack_rows(bias, block)
 
 
 @conv2d_int8.prepare
@@ -124,11 +162,13 @@ def _(node, graph, S):
     weights, bias, mult, shift, in_zp, out_zp, lo, hi, raw = conv_params(node, graph)
     out_c, k_h, k_w, group_in = weights.shape
     block = int(S["CO_BLOCK"])
-    S.update(K_H=int(k_h), K_W=int(k_w), CIN=int(group_in), GROUPS=int(node.attrs.get("group", 1)),
-             OUT_C=out_c + block)
-    form = resolve_form(S, k_h * k_w * group_in)
+    geometry = conv_geometry(node)
+    pads = node.attrs.get("pads", (0, 0, 0, 0))
+    S.update(K_H=int(k_h), K_W=int(k_w), CIN=int(group_in), GROUPS=int(node.attrs.get("group", 1)))
+    in_place = k_h == 1 and k_w == 1 and not any(pads)
+    x_dtype = graph.tensors[node.inputs[0]].dtype.name
+    packed, bias = resolve_schedule(S, weights.reshape(out_c, -1), bias, in_zp, x_dtype, in_place)
     y = graph.tensors[node.outputs[0]]
-    return Call([node.inputs[0], packed_weights(weights, form, block),
-                 pack_rows(int32_array(bias, "the bias", node), block), pack_rows(mult, block),
+    return Call([node.inputs[0], packed, int32_array(bias, "the bias", node), pack_rows(mult, block),
                  pack_rows(shift, block), node.outputs[0]],
-                [*conv_geometry(node), in_zp, out_zp, lo, hi, raw], macs=y.size * k_h * k_w * group_in)
+                [*geometry, in_zp, out_zp, lo, hi, raw], macs=y.size * k_h * k_w * group_in)

@@ -1,7 +1,8 @@
 """DepthwiseConv, int8 (NHWC, weights per output channel), as TFLite's DepthwiseConvPerChannel.
 
-Weights are packed at convert time to [KH, KW, C] int16 so the inner loop runs over C_BLOCK
-contiguous channels: int16 ``x - in_zp`` times int16 weights accumulate into C_BLOCK int32
+Weights are packed at convert time to [KH, KW, C], int8 (int16 only when an ONNX weight zero
+point leaves ``w - w_zp`` outside int8), so the inner loop runs over C_BLOCK contiguous
+channels: ``x - in_zp`` times the weights accumulate into C_BLOCK int32
 registers (a stack tile, no arena scratch), then the requantizing epilogue writes them. Prepare
 picks a C_BLOCK that divides the channels and writes it, with the depth multiplier, into the
 node's schedule: both are compile-time constants of the kernel.
@@ -61,7 +62,8 @@ def _(node, graph, S):
         block //= 2
     S.update(C_BLOCK=block, MULTIPLIER=out_c // in_c, OUT_C=out_c)
     packed = np.ascontiguousarray(weights[..., 0].transpose(1, 2, 0))               # H W C
+    fits8 = packed.size == 0 or (packed.min() >= -128 and packed.max() <= 127)
     y = graph.tensors[node.outputs[0]]
-    return Call([node.inputs[0], packed.astype(np.int16), int32_array(bias, "the bias", node), mult, shift,
+    return Call([node.inputs[0], packed.astype(np.int8 if fits8 else np.int16), int32_array(bias, "the bias", node), mult, shift,
                  node.outputs[0]], [*conv_geometry(node), in_zp, out_zp, lo, hi, raw],
                 macs=y.size * weights.shape[1] * weights.shape[2])

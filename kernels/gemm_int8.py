@@ -2,8 +2,8 @@
 
 As TFLite's FullyConnected / FullyConnectedPerChannel. A fully connected layer is a 1x1
 convolution over the rows of ``x``, so this kernel runs the int8 Conv loop (conv_int8.py) on
-[1, rows, 1, in] / [1, rows, 1, out] views: the same widening patch, dot or outer form and
-requantizing epilogue, the same schedule knobs.
+[1, rows, 1, in] / [1, rows, 1, out] views: the same forms (the dot form reads each row of ``x`` in
+place), requantizing epilogue and schedule knobs.
 """
 import numpy as np
 
@@ -12,7 +12,7 @@ from tinyjit.errors import UnsupportedError
 from tinyjit.ir import Graph, Quant, Tensor
 
 from ._int8 import conv_params, int32_array, output_value, requantize_clamp
-from .conv_int8 import conv2d_int8, pack_rows, packed_weights, resolve_form
+from .conv_int8 import conv2d_int8, pack_rows, resolve_schedule
 
 
 def gemm_int8():
@@ -38,10 +38,10 @@ def _(node, graph, S):
     rows, cols = y.shape
     depth = weights.shape[1]
     block = int(S["CO_BLOCK"])
-    S.update(K_H=1, K_W=1, CIN=depth, GROUPS=1, OUT_C=cols + block)
-    form = resolve_form(S, depth)
-    return Call([(node.inputs[0], (1, rows, 1, depth)), packed_weights(weights, form, block),
-                 pack_rows(int32_array(bias, "the bias", node), block), pack_rows(mult, block),
+    S.update(K_H=1, K_W=1, CIN=depth, GROUPS=1)
+    x_dtype = graph.tensors[node.inputs[0]].dtype.name
+    packed, bias = resolve_schedule(S, weights, bias, in_zp, x_dtype, in_place=True)
+    return Call([(node.inputs[0], (1, rows, 1, depth)), packed, int32_array(bias, "the bias", node), pack_rows(mult, block),
                  pack_rows(shift, block), (node.outputs[0], (1, rows, 1, cols))],
                 [1, 1, 0, 0, 1, 1, in_zp, out_zp, lo, hi, raw], macs=rows * cols * depth)
 

@@ -196,8 +196,19 @@ def nonneg(i):
 
 # --- local arrays for the int8 kernels (stack, compile-time sizes; see local_array_f32) -------
 
+_stack_i8 = _stack_buffer(types.int8)
 _stack_i16 = _stack_buffer(types.int16)
 _stack_i32 = _stack_buffer(types.int32)
+
+
+@_jit
+def local_array_i8(rows, cols):
+    """An int8 [rows, cols] array on the stack, uninitialized (C: ``int8_t name[rows][cols];``).
+
+    The int8 kernels gather an input window into it when the input zero point is folded into the
+    bias (the window keeps the raw int8 input); rows and cols are constants.
+    """
+    return numba.carray(_stack_i8(rows, cols), (rows, cols))
 
 
 @_jit

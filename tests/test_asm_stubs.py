@@ -191,15 +191,18 @@ def _lowering_dot_program(stub: str) -> str:
             a = "a8" if ta == "i8" else "a16"
             b = "b8" if tb == "i8" else "b16"
             calls.append(f"        r[j++] = tj_dot_{ta}_{tb}({a} + off, {b} + off2, n, n - 77);")
+            calls.append(f"        s0 = n - 77; s1 = 5 - n; tj_dot2_{ta}_{tb}({a} + off, {b} + off2, {b} + off2 + 60, n, &s0, &s1);"
+                         " r[j++] = s0; r[j++] = s1;")
     return f"""#include <stdint.h>
 #include "{stub}"
 #include "tj_platform.h"
 static int8_t a8[1100], b8[1100];
 static int16_t a16[1100], b16[1100];
-static int32_t r[4 * 40];
+static int32_t r[12 * 40];
 int main(void)
 {{
     int in = tj_open("operands.bin", 0), out = tj_open("results.bin", 1);
+    int32_t s0, s1;
     if (in < 0 || out < 0) return 1;
     tj_read(in, a8, sizeof a8);
     tj_read(in, b8, sizeof b8);
@@ -220,8 +223,8 @@ int main(void)
 
 @pytest.mark.parametrize("stub,target", [(s, t) for s, ts in STUBS.items() for t in ts])
 def test_lowering_dot_products(stub, target, tmp_path):
-    """tj_dot_<a>_<b>, which the lowering calls for `acc += a[i + k] * b[j + k]` loops, in every
-    stub: lengths 0..19 and up to 975, unaligned starts, int8 and int16 extremes."""
+    """tj_dot_<a>_<b> and tj_dot2_<a>_<b>, which the lowering calls for `acc += a[i + k] * b[j + k]`
+    loops (one, or two sharing a), in every stub: lengths 0..19 and up to 975, unaligned starts, int8 and int16 extremes."""
     rng = np.random.default_rng(11)
     a8 = rng.integers(-128, 127, 1100, endpoint=True).astype(np.int8)
     b8 = rng.integers(-128, 127, 1100, endpoint=True).astype(np.int8)
@@ -236,6 +239,7 @@ def test_lowering_dot_products(stub, target, tmp_path):
         n, off, off2 = (t if t < 20 else 25 * t), t % 4, (t // 4) % 3
         for a in (a8, a16):
             for b in (b8, b16):
-                s = int(np.dot(a[off:off + n].astype(np.int64), b[off2:off2 + n].astype(np.int64))) + n - 77
-                want.append(np.int64(s).astype(np.int32) if -2**31 <= s < 2**31 else np.int32((s + 2**31) % 2**32 - 2**31))
+                for b_off, init in ((off2, n - 77), (off2, n - 77), (off2 + 60, 5 - n)):   # tj_dot, then tj_dot2's two
+                    s = int(np.dot(a[off:off + n].astype(np.int64), b[b_off:b_off + n].astype(np.int64))) + init
+                    want.append((s + 2**31) % 2**32 - 2**31)
     assert got.tolist() == [int(w) for w in want]

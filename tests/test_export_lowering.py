@@ -81,6 +81,17 @@ def dot_wrapped(a, b, y):
         y[m] = s
 
 
+def dot2_wrapped(a, b, y):
+    for m in range(b.shape[0] // 2):
+        s0 = np.int32(m)
+        s1 = np.int32(-m)
+        for k in range(a.shape[0]):       # one row of a against two rows of b: tj_dot2_*
+            s0 = np.int32(s0 + np.int32(a[k]) * np.int32(b[2 * m, k]))
+            s1 = np.int32(s1 + np.int32(a[k]) * np.int32(b[2 * m + 1, k]))
+        y[2 * m] = s0
+        y[2 * m + 1] = s1
+
+
 CASES = {   # name: (function, arrays (dtype, shape, readonly), scalar params)
     "floor_ops": (floor_ops, [("int32", (64,), True), ("int32", (64,), False), ("int32", (64,), False)], [-7]),
     "floor_ops_pos": (floor_ops, [("int16", (64,), True), ("int16", (64,), False), ("int16", (64,), False)], [5]),
@@ -90,6 +101,7 @@ CASES = {   # name: (function, arrays (dtype, shape, readonly), scalar params)
     "accumulate": (accumulate, [("int8", (3, 40), True), ("int8", (40, 5), True), ("int32", (5,), True),
                                 ("int32", (3, 5), False)], []),
     "dot_wrapped": (dot_wrapped, [("int16", (4, 300), True), ("int16", (4, 300), True), ("int32", (4,), False)], []),
+    "dot2_wrapped": (dot2_wrapped, [("int8", (37,), True), ("int8", (4, 37), True), ("int32", (4,), False)], []),
     "with_views": (with_views, [("float32", (4, 6), True), ("float32", (4, 8), False)], []),
 }
 
@@ -150,6 +162,11 @@ def test_dot_product_idiom_is_recognized():
              lower.ArgSpec("y", "int32", (4,))]
     text = lower.KernelLowering(narrow=True).lower_call(k, {}, specs, "dot")
     assert "s = tj_dot_i16_i16(&a[m * 300], &b[m * 300], 300, s);" in text
+    k = _kernel(dot2_wrapped)
+    specs = [lower.ArgSpec("a", "int8", (37,), readonly=True), lower.ArgSpec("b", "int8", (4, 37), readonly=True),
+             lower.ArgSpec("y", "int32", (4,))]
+    text = lower.KernelLowering(narrow=True).lower_call(k, {}, specs, "dot2")
+    assert "tj_dot2_i8_i8(&a[0], &b[2 * m * 37], &b[(2 * m + 1) * 37], 37, &s0, &s1);" in text, text
 
 
 def test_names_and_loops_are_kept():

@@ -47,6 +47,10 @@ CTYPE = {
     types.uint8: "uint8_t", types.uint16: "uint16_t", types.uint32: "uint32_t", types.uint64: "uint64_t",
     types.float32: "float", types.float64: "double", types.boolean: "bool",
 }
+# primitives that return a value of this type for any argument (a wrap or a saturation)
+RANGE_PRIMITIVES = {"wrap_int32": types.int32, "saturate_int8": types.int8, "saturate_uint8": types.uint8,
+                    "saturate_int16": types.int16}
+
 SUFFIX = {
     types.int8: "i8", types.int16: "i16", types.int32: "i32", types.int64: "i64",
     types.uint8: "u8", types.uint16: "u16", types.uint32: "u32", types.uint64: "u64",
@@ -993,33 +997,63 @@ class FunctionLowering:
         """``for k in range(n): acc += a[.., base_a + k] * b[.., base_b + k]`` over int8/int16 arrays
         with an int32 ``acc`` (proved by the range analysis) becomes one call of the stub header's
         ``tj_dot_<a>_<b>(&a[base_a], &b[base_b], n, acc)`` (SMLAD on Armv7E-M, VMLADAV on MVE): the
-        same sum, since no partial sum in any order can leave int32."""
+        same sum, since no partial sum in any order can leave int32. Two such statements that share
+        one operand (one input window against two weight rows) become one
+        ``tj_dot2_<a>_<b>(&a[..], &b0[..], &b1[..], n, &acc0, &acc1)``: the shared operand is loaded
+        and widened once for both."""
         it = node.iter
-        if len(node.body) != 1 or not (len(it.args) == 1 or (len(it.args) == 2 and self.const_value(it.args[0]) == 0)):
+        if not 1 <= len(node.body) <= 2 or not (len(it.args) == 1 or (len(it.args) == 2 and self.const_value(it.args[0]) == 0)):
             return False
-        k = node.target.id
-        found = _mac_statement(node.body[0], self)
+        macs = [self._dot_statement(st, node.target.id) for st in node.body]
+        if any(m is None for m in macs) or len({acc for acc, _ in macs}) != len(macs):
+            return False
+        n = self.cast(self.expr(it.args[-1]), types.int32)
+        if len(macs) == 1:
+            acc, ((ra, ta), (rb, tb)) = macs[0]
+            fname = f"tj_dot_{SUFFIX[ta]}_{SUFFIX[tb]}"
+            self.owner.primitives.add(fname)
+            var = self.cname(acc)
+            self.emit(f"{var} = {fname}(&{ra}, &{rb}, {n.code}, {var});   /* for {node.target.id} in range(...): {acc} += a * b */")
+            return True
+        (acc0, ops0), (acc1, ops1) = macs
+        for i, j in ((0, 1), (1, 0)):           # the operand both products share (a product commutes)
+            if ops0[i] == ops1[i] and ops0[j][1] == ops1[j][1]:
+                (ra, ta), (rb0, tb), (rb1, _) = ops0[i], ops0[j], ops1[j]
+                break
+        else:
+            return False
+        fname = f"tj_dot2_{SUFFIX[ta]}_{SUFFIX[tb]}"
+        self.owner.primitives.add(fname)
+        v0, v1 = self.cname(acc0), self.cname(acc1)
+        self.emit(f"{fname}(&{ra}, &{rb0}, &{rb1}, {n.code}, &{v0}, &{v1});   "
+                  f"/* for {node.target.id} in range(...): {acc0} += a * b0; {acc1} += a * b1 */")
+        return True
+
+    def _dot_statement(self, st, k: str):
+        """(acc, ((ref_a, type_a), (ref_b, type_b))) of one ``acc += a[.., i + k] * b[.., j + k]`` statement
+        of a dot-product loop over ``k``, or None."""
+        found = _mac_statement(st, self)
         if found is None:
-            return False
+            return None
         acc, product, wraps = found
-        if acc == k or acc in self.arrays or self.c_var_type(acc, node.body[0]) != types.int32:
-            return False
+        if acc == k or acc in self.arrays or self.c_var_type(acc, st) != types.int32:
+            return None
         if not wraps and not _fits(self.var_ranges.get(acc), types.int32):
-            return False      # `acc += a * b` in int64: exact in int32 only when no partial sum can leave it
+            return None       # `acc += a * b` in int64: exact in int32 only when no partial sum can leave it
         operands = []
         for side in (product.left, product.right):
             while (isinstance(side, ast.Call) and len(side.args) == 1 and not side.keywords
                    and self._callee(side) in ("int", "np.int16", "np.int32", "np.int64")):
                 side = side.args[0]          # widening casts of int8/int16 values change nothing
             if not (isinstance(side, ast.Subscript) and isinstance(side.value, ast.Name) and side.value.id in self.arrays):
-                return False
+                return None
             info = self.arrays[side.value.id]
             if info.ty not in (types.int8, types.int16):
-                return False
+                return None
             idx = side.slice
             items = list(idx.elts) if isinstance(idx, ast.Tuple) else [idx]
             if len(items) != len(info.shape) or any(k in _names_in(i) for i in items[:-1]):
-                return False
+                return None
             last = items[-1]
             if isinstance(last, ast.Name) and last.id == k:
                 rest = ast.Constant(0)
@@ -1030,18 +1064,12 @@ class FunctionLowering:
                   and last.left.id == k and k not in _names_in(last.right)):
                 rest = last.right
             else:
-                return False
+                return None
             base = ast.copy_location(ast.Subscript(value=side.value, slice=ast.Tuple(items[:-1] + [rest], ast.Load())
                                                    if len(items) > 1 else rest, ctx=ast.Load()), side)
             ref, _ = self.element(base)
             operands.append((ref, info.ty))
-        (ra, ta), (rb, tb) = operands
-        n = self.cast(self.expr(it.args[-1]), types.int32)
-        fname = f"tj_dot_{SUFFIX[ta]}_{SUFFIX[tb]}"
-        self.owner.primitives.add(fname)
-        var = self.cname(acc)
-        self.emit(f"{var} = {fname}(&{ra}, &{rb}, {n.code}, {var});   /* for {k} in range(...): {acc} += a * b */")
-        return True
+        return acc, tuple(operands)
 
     def _invariant(self, expr_node, assigned: set) -> bool:
         return not (_names_loaded([expr_node]) & assigned) and not _has_call(expr_node)
@@ -1537,9 +1565,32 @@ class FunctionLowering:
             name = MATH_FUNCS[fn] + ("f" if at == types.float32 else "")
             inner = f"{name}({', '.join(self.cast(e, at).code for e in es)})"
             return self.cast(E(inner, at, P_POSTFIX), r) if r != at else E(inner, r, P_POSTFIX)
+        if callee == "wrap_int32" and len(args_nodes) == 1:
+            wrapped = self._wrapped_binop(args_nodes[0])
+            if wrapped is not None:
+                return wrapped
         if hasattr(fn, "py_func") or _is_primitive(fn):
             return self._call_function(node, callee, fn)
         self.error(node, f"a call of {callee}")
+
+    def _wrapped_binop(self, node):
+        """``wrap_int32(a + b)`` (also ``-``, ``*``, ``<<``) of int32 operands: the low 32 bits of the
+        result do not depend on the width it is computed in, so C computes it in uint32 (one
+        instruction, where the int64 shift or product would take several on a 32-bit core)."""
+        if not (isinstance(node, ast.BinOp) and type(node.op) in (ast.Add, ast.Sub, ast.Mult, ast.LShift)):
+            return None
+        a, b = self.expr(node.left), self.expr(node.right)
+        ra, rb = (self._erange(node.left) or a.rng), (self._erange(node.right) or b.rng)
+        if not all(is_int(unlit(e.ty)) and _fits(r, types.int32) for e, r in ((a, ra), (b, rb))):
+            return None
+        c_op = BINOPS[type(node.op)][1]
+        if isinstance(node.op, ast.LShift):
+            if not (0 <= rb[0] and rb[1] <= 31):
+                return None
+            code = f"(uint32_t){self.cast(a, types.int32).wrap(P_UNARY)} << {self.cast(b, types.int32).wrap(P_SHIFT + 1)}"
+        else:
+            code = f"(uint32_t){self.cast(a, types.int32).wrap(P_UNARY)} {c_op} (uint32_t){self.cast(b, types.int32).wrap(P_UNARY)}"
+        return E(f"(int32_t)({code})", types.int32, P_UNARY, rng=INT_LIMITS[types.int32])
 
     def _minmax(self, which, a: E, b: E, node) -> E:
         fn = builtins.max if which == "max" else builtins.min
@@ -1717,6 +1768,8 @@ class FunctionLowering:
                 return (0 if lo <= 0 <= hi else min(abs(lo), abs(hi)), max(abs(lo), abs(hi)))
             if f in NP_CASTS or f == "int":
                 return rs[0] if rs and rs[0] is not None else None
+            if f in RANGE_PRIMITIVES:       # primitives whose result type bounds every value they give
+                return INT_LIMITS[RANGE_PRIMITIVES[f]]
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in NP_CASTS:
             t = NP_CASTS[node.func.attr]
             r = self._erange(node.args[0]) if node.args else None
@@ -1841,6 +1894,7 @@ class FunctionLowering:
 
 
 _CONST_DECL = re.compile(r"^\s*const [\w ]+? (\w+) = [^;]*;$")
+_LOCAL_ARRAY_DECL = re.compile(r"^\s*\w+ (\w+)(\[\d+\])+;$")
 
 
 def _subscripted_array(sub: ast.Subscript) -> str | None:
@@ -1852,11 +1906,12 @@ def _subscripted_array(sub: ast.Subscript) -> str | None:
 
 
 def _drop_unused_consts(lines: list) -> list:
-    """Constants whose every use folded away (shapes, parameters) are not declared."""
+    """Constants and local arrays whose every use folded away (shapes, parameters, the branches of
+    a schedule constant) are not declared."""
     text = "\n".join(lines)
     out = []
     for line in lines:
-        m = _CONST_DECL.match(line)
+        m = _CONST_DECL.match(line) or _LOCAL_ARRAY_DECL.match(line)
         if m and len(re.findall(rf"\b{re.escape(m.group(1))}\b", text)) == 1:
             continue
         out.append(line)
