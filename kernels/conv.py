@@ -25,17 +25,19 @@ FEW_CHANNELS_ROWS = 4   # ... and then at most this many pixels a tile
 
 @kernel(op="Conv", dtypes=("float32",), schedule={"MR": (6, 2, 4, 8), "NR": (16, 8, 32)})
 def conv2d_f32(x, w, b, y, k_h, k_w, stride_h, stride_w, pad_t, pad_l, dil_h, dil_w, rows, block,
-               few_in, act_min, act_max):
+               group_in, act_min, act_max):
     n_batch, in_h, in_w, _ = x.shape
     _, out_h, out_w, out_c = y.shape
     groups, n_blocks, _, _ = w.shape
-    group_in = few_in if few_in > 0 else x.shape[3] // groups
     group_out = out_c // groups
     lo = np.float32(act_min)
     hi = np.float32(act_max)
     # tiles inside [ow_lo, ow_hi) read no padding; the pixels around them go one at a time
     ow_lo = min((pad_l + stride_w - 1) // stride_w, out_w)
     ow_hi = max(min((in_w + pad_l - (k_w - 1) * dil_w - 1) // stride_w + 1, out_w), ow_lo)
+    # a row's last tile overlaps the one before it rather than leaving its pixels to the slow path
+    n_tiles = (ow_hi - ow_lo + rows - 1) // rows if ow_hi - ow_lo >= rows else 0
+    tiled_hi = ow_hi if n_tiles > 0 else ow_lo
     split = group_in - group_in % rows     # a single pixel sums its channels in `rows` partial sums
     acc = local_array_f32(MR, NR)  # noqa: F821  (primitive) the tile is acc[:rows, :block]
     for g in range(groups):
@@ -45,8 +47,8 @@ def conv2d_f32(x, w, b, y, k_h, k_w, stride_h, stride_w, pad_t, pad_l, dil_h, di
             width = min(block, group_out - cb * block)
             for n in range(n_batch):
                 for oh in range(out_h):
-                    tiled_hi = ow_lo + (ow_hi - ow_lo) // rows * rows
-                    for ow in range(ow_lo, tiled_hi, rows):    # the register tiles
+                    for t in range(n_tiles):    # the register tiles
+                        ow = min(ow_lo + t * rows, ow_hi - rows)
                         for i in range(rows):
                             for j in range(block):
                                 acc[i, j] = b[g, cb, j]
@@ -115,6 +117,19 @@ def channel_block(nr: int, channels: int) -> int:
     return block
 
 
+def tile_rows(mr: int, inside: int) -> int:
+    """Pixels a tile for a row of ``inside`` tiled pixels: MR, or up to 2 fewer when that wastes
+    less of the row's last tile (it overlaps the one before it); at most ``inside``.
+
+    A tile costs about one pixel more than its rows (its set-up and stores), so e.g. 14 pixels
+    take 3 tiles of 5 rather than 3 of 6, 16 take 4 of 4, 30 take 5 of 6 (conv and depthwise).
+    """
+    if inside < 1:
+        return 1
+    candidates = range(max(min(mr, inside) - 2, 1), min(mr, inside) + 1)
+    return min(candidates, key=lambda r: (-(-inside // r) * (r + 1), -r))
+
+
 @conv2d_f32.prepare
 def _(node, graph, S):
     check_conv2d_nhwc(node, graph)
@@ -133,7 +148,7 @@ def _(node, graph, S):
         x_arg, y_arg = (x.name, (n, 1, in_w, c)), (y.name, (n, 1, out_w, out_c))
     inside = min((in_w + pad_l - (k_w - 1) * dil_w - 1) // stride_w + 1, out_w) \
         - min((pad_l + stride_w - 1) // stride_w, out_w)    # output columns that read no padding
-    rows = max(min(S["MR"], inside), 1)     # a narrow image: fewer pixels a tile
+    rows = tile_rows(S["MR"], inside)
     n_blocks = -(-group_out // block)
     b = graph.const(node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else None
     bias = np.zeros((groups, n_blocks * block), np.float32)
@@ -142,11 +157,10 @@ def _(node, graph, S):
     padded = np.zeros((groups, n_blocks * block, k_h * k_w * group_in), np.float32)
     padded[:, :group_out] = w.astype(np.float32).reshape(groups, group_out, -1)
     packed = padded.reshape(groups, n_blocks, block, -1).transpose(0, 1, 3, 2)
-    few_in = group_in if group_in <= FEW_CHANNELS else 0
-    if few_in:      # the (kw, ci) loops unroll too: a tile of more rows stays rolled (measured)
+    if group_in <= FEW_CHANNELS:    # the (kw, ci) loops unroll too: a tile of more rows stays rolled (measured)
         rows = min(rows, FEW_CHANNELS_ROWS)
-    # the kernel size, the tile and a first layer's few input channels are parameters: the plan
-    # passes them as literals, so LLVM unrolls those loops
+    # the kernel size, the tile and the input channels are parameters: the plan passes them as
+    # literals, so LLVM unrolls the tile and a first layer's few channels, and knows the trip counts
     return Call([x_arg, np.ascontiguousarray(packed), bias.reshape(groups, n_blocks, block), y_arg],
-                [k_h, k_w, *geometry, rows, block, few_in, *activation_range(node)],
+                [k_h, k_w, *geometry, rows, block, group_in, *activation_range(node)],
                 macs=y.size * k_h * k_w * group_in)

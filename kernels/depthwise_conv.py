@@ -13,7 +13,7 @@ import numpy as np
 from tinyjit import Call, kernel
 
 from ._util import activation_range, check_conv2d_nhwc, conv_geometry
-from .conv import channel_block
+from .conv import channel_block, tile_rows
 
 
 @kernel(op="DepthwiseConv", dtypes=("float32",), schedule={"MR": (4, 1, 2, 6), "NR": (8, 16, 32)})
@@ -30,6 +30,8 @@ def depthwise_conv2d_f32(x, w, b, y, channels, k_h, k_w, stride_h, stride_w, pad
     ow_lo = min((pad_l + stride_w - 1) // stride_w, out_w)
     ow_hi = max(min((in_w + pad_l - (k_w - 1) * dil_w - 1) // stride_w + 1, out_w), ow_lo)
     vec_c = channels - channels % block if multiplier == 1 else 0    # channels done in blocks
+    # a row's last tile overlaps the one before it rather than leaving its pixels to the slow path
+    n_tiles = (ow_hi - ow_lo + rows - 1) // rows if ow_hi - ow_lo >= rows else 0
     acc = local_array_f32(MR, NR)  # noqa: F821  (primitives)
     one = local_array_f32(1, NR)  # noqa: F821
     for n in range(n_batch):
@@ -37,8 +39,10 @@ def depthwise_conv2d_f32(x, w, b, y, channels, k_h, k_w, stride_h, stride_w, pad
             ih0 = oh * stride_h - pad_t
             kh_lo = min(max((dil_h - 1 - ih0) // dil_h, 0), k_h)      # the taps inside the input
             kh_hi = max(min((in_h - ih0 + dil_h - 1) // dil_h, k_h), kh_lo)
-            tiled_hi = ow_lo + (ow_hi - ow_lo) // rows * rows if kh_lo == 0 and kh_hi == k_h else ow_lo
-            for ow in range(ow_lo, tiled_hi, rows):     # the register tiles
+            row_tiles = n_tiles if kh_lo == 0 and kh_hi == k_h else 0
+            tiled_hi = ow_hi if row_tiles > 0 else ow_lo
+            for t in range(row_tiles):     # the register tiles
+                ow = min(ow_lo + t * rows, ow_hi - rows)
                 iw0 = ow * stride_w - pad_l
                 for c0 in range(0, vec_c, block):
                     for i in range(rows):
@@ -96,7 +100,7 @@ def _(node, graph, S):
     k_w, in_w, out_w = packed.shape[1], graph.tensors[node.inputs[0]].shape[2], y.shape[2]
     inside = min((in_w + pad_l - (k_w - 1) * dil_w - 1) // stride_w + 1, out_w) \
         - min((pad_l + stride_w - 1) // stride_w, out_w)    # output columns that read no padding
-    rows = max(min(S["MR"], inside), 1)     # a narrow image: fewer pixels a tile
+    rows = tile_rows(S["MR"], inside)
     # rows are viewed flat and the channel count, kernel and block sizes are parameters: the plan
     # passes them as literals, so LLVM unrolls the taps and the block's channels, and the offsets
     # of a tile's inputs are constants

@@ -256,7 +256,7 @@ def test_register_tiles_are_vectorized():
     arrays = (types.Array(f32, 4, "C"), types.Array(f32, 4, "C", readonly=True),
               types.Array(f32, 3, "C", readonly=True), types.Array(f32, 4, "C"))
     # a 3x3 conv as the plan calls it: the integer parameters are literals
-    params = (3, 3, 1, 1, 1, 1, 1, 1, k.default_schedule()["MR"], k.default_schedule()["NR"], 0)
+    params = (3, 3, 1, 1, 1, 1, 1, 1, k.default_schedule()["MR"], k.default_schedule()["NR"], 16)  # 16 input channels
     sig = arrays + tuple(types.literal(p) for p in params) + (types.float64, types.float64)
     dispatcher = namespace["kernel"]
     dispatcher.compile(sig)
