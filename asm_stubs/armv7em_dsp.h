@@ -174,6 +174,23 @@ static inline void tj_dot2_i16_i8(const int16_t *a, const int8_t *b0, const int8
     *acc1 = tj_dot_i16_i8(a, b1, n & 3, s1);
 }
 
+/* s<j> += (a[j] - a_offset) * b[j] for four int8 lanes: one word of each, SXTB16 into (0, 2) and
+ * (1, 3) halfword pairs, SSUB16 takes the offset off both halves of a (|a - offset| <= 255 fits),
+ * SMLABB/SMLATT multiply-accumulate the bottom/top halves (CMSIS-NN's depthwise idea). */
+#define TJ_HAVE_tj_mac4_i8_i8 1
+static inline void tj_mac4_i8_i8(const int8_t *a, const int8_t *b, int32_t a_offset, int32_t *s0, int32_t *s1,
+                                 int32_t *s2, int32_t *s3)
+{
+    uint32_t va = tj_load32(a), vb = tj_load32(b), offsets = ((uint32_t)a_offset & 0xFFFFu) * 0x10001u;
+    uint32_t a02, a13, b02 = tj_sxtb16(vb), b13 = tj_sxtb16_ror8(vb);
+    __asm__("ssub16 %0, %1, %2" : "=r"(a02) : "r"(tj_sxtb16(va)), "r"(offsets));
+    __asm__("ssub16 %0, %1, %2" : "=r"(a13) : "r"(tj_sxtb16_ror8(va)), "r"(offsets));
+    __asm__("smlabb %0, %1, %2, %0" : "+r"(*s0) : "r"(a02), "r"(b02));
+    __asm__("smlatt %0, %1, %2, %0" : "+r"(*s2) : "r"(a02), "r"(b02));
+    __asm__("smlabb %0, %1, %2, %0" : "+r"(*s1) : "r"(a13), "r"(b13));
+    __asm__("smlatt %0, %1, %2, %0" : "+r"(*s3) : "r"(a13), "r"(b13));
+}
+
 #include "generic.h"
 
 #endif /* TINYJIT_ARMV7EM_DSP_H */

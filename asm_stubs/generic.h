@@ -175,4 +175,16 @@ TJ_DOT2_FROM_DOT(i16, i8, int16_t, int8_t)
 TJ_DOT2_FROM_DOT(i8, i16, int8_t, int16_t)        /* no ISA header fuses these two (yet) */
 TJ_DOT2_FROM_DOT(i16, i16, int16_t, int16_t)
 
+/* Four lanes of int8 multiply-accumulates with an offset on a: s<j> += (a[j] - a_offset) * b[j]
+ * (four channels of a depthwise convolution); each sum wraps like SMLABB's. */
+#ifndef TJ_HAVE_tj_mac4_i8_i8
+static inline void tj_mac4_i8_i8(const int8_t *a, const int8_t *b, int32_t a_offset, int32_t *s0, int32_t *s1,
+                                 int32_t *s2, int32_t *s3)
+{
+    int32_t *s[4] = {s0, s1, s2, s3};
+    for (int j = 0; j < 4; j++)
+        *s[j] = (int32_t)((uint32_t)*s[j] + (uint32_t)(((int32_t)a[j] - a_offset) * (int32_t)b[j]));
+}
+#endif
+
 #endif /* TINYJIT_GENERIC_H */

@@ -193,16 +193,18 @@ def _lowering_dot_program(stub: str) -> str:
             calls.append(f"        r[j++] = tj_dot_{ta}_{tb}({a} + off, {b} + off2, n, n - 77);")
             calls.append(f"        s0 = n - 77; s1 = 5 - n; tj_dot2_{ta}_{tb}({a} + off, {b} + off2, {b} + off2 + 60, n, &s0, &s1);"
                          " r[j++] = s0; r[j++] = s1;")
+    calls.append("        s0 = n; s1 = -n; s2 = 7; s3 = INT32_MAX - 5; tj_mac4_i8_i8(a8 + n, b8 + off2, t * 37 % 256 - 128,"
+                 " &s0, &s1, &s2, &s3); r[j++] = s0; r[j++] = s1; r[j++] = s2; r[j++] = s3;")
     return f"""#include <stdint.h>
 #include "{stub}"
 #include "tj_platform.h"
 static int8_t a8[1100], b8[1100];
 static int16_t a16[1100], b16[1100];
-static int32_t r[12 * 40];
+static int32_t r[16 * 40];
 int main(void)
 {{
     int in = tj_open("operands.bin", 0), out = tj_open("results.bin", 1);
-    int32_t s0, s1;
+    int32_t s0, s1, s2, s3;
     if (in < 0 || out < 0) return 1;
     tj_read(in, a8, sizeof a8);
     tj_read(in, b8, sizeof b8);
@@ -224,7 +226,7 @@ int main(void)
 @pytest.mark.parametrize("stub,target", [(s, t) for s, ts in STUBS.items() for t in ts])
 def test_lowering_dot_products(stub, target, tmp_path):
     """tj_dot_<a>_<b> and tj_dot2_<a>_<b>, which the lowering calls for `acc += a[i + k] * b[j + k]`
-    loops (one, or two sharing a), in every stub: lengths 0..19 and up to 975, unaligned starts, int8 and int16 extremes."""
+    loops (one, or two sharing a), and tj_mac4_i8_i8 (four lanes with an offset), in every stub: lengths 0..19 and up to 975, unaligned starts, int8 and int16 extremes."""
     rng = np.random.default_rng(11)
     a8 = rng.integers(-128, 127, 1100, endpoint=True).astype(np.int8)
     b8 = rng.integers(-128, 127, 1100, endpoint=True).astype(np.int8)
@@ -242,4 +244,8 @@ def test_lowering_dot_products(stub, target, tmp_path):
                 for b_off, init in ((off2, n - 77), (off2, n - 77), (off2 + 60, 5 - n)):   # tj_dot, then tj_dot2's two
                     s = int(np.dot(a[off:off + n].astype(np.int64), b[b_off:b_off + n].astype(np.int64))) + init
                     want.append((s + 2**31) % 2**32 - 2**31)
+        zp = t * 37 % 256 - 128                 # tj_mac4_i8_i8: four lanes with an offset, wrapping
+        for j, init in enumerate((n, -n, 7, 2**31 - 6)):
+            s = init + (int(a8[n + j]) - zp) * int(b8[off2 + j])
+            want.append((s + 2**31) % 2**32 - 2**31)
     assert got.tolist() == [int(w) for w in want]

@@ -19,8 +19,8 @@ def tflm_run(model: bytes, feeds: list[np.ndarray]) -> np.ndarray:
     return it.get_output(0)
 
 
-def check(model: bytes, feeds: list[np.ndarray]):
-    sess = tinyjit.InferenceSession(model)
+def check(model: bytes, feeds: list[np.ndarray], target: str = "x86_64"):
+    sess = tinyjit.InferenceSession(model, target=target)
     got = sess.run(None, {a.name: x for a, x in zip(sess.get_inputs(), feeds)})[0]
     want = tflm_run(model, feeds)
     np.testing.assert_array_equal(got, want.reshape(got.shape))
@@ -110,8 +110,28 @@ def test_depthwise_conv(multiplier, stride, padding):
     check(w.build([x], [y]), [rand([1, 9, 8, c_in], 9)])
 
 
-@pytest.mark.parametrize("kernel,dilation,c_in", [(1, 1, 24), (3, 1, 5), (3, 2, 8), (5, 1, 40)])
-def test_conv(kernel, dilation, c_in):
+@pytest.mark.parametrize("padding,dilation", [(SAME, 2), (VALID, 1)])
+def test_depthwise_conv_mcu_schedule(padding, dilation):
+    """The MCU targets' four-lane depthwise loop (LANES = 4: the window clipped once per pixel)."""
+    rng = np.random.default_rng(12)
+    c = 12
+    w = ModelWriter()
+    x = w.tensor("x", [1, 7, 9, c], np.int8, quant=q(0.04, -3))
+    wt = w.const("w", rng.integers(-127, 128, (1, 3, 3, c)).astype(np.int8),
+                 quant=(list(rng.uniform(0.005, 0.02, c)), [0] * c, 3))
+    bias = w.const("b", rng.integers(-2000, 2000, c).astype(np.int32), quant=([1.0] * c, [0] * c, 0))
+    span = 2 * dilation
+    y = w.tensor("y", [1, 7, 9, c] if padding == SAME else [1, 7 - span, 9 - span, c], np.int8, quant=q(0.05, 2))
+    w.op("DEPTHWISE_CONV_2D", [x, wt, bias], [y], "DepthwiseConv2DOptions", Padding=padding, StrideW=1,
+         StrideH=1, DepthMultiplier=1, FusedActivationFunction=NONE, DilationWFactor=dilation, DilationHFactor=dilation)
+    sess = check(w.build([x], [y]), [rand([1, 7, 9, c], 13)], target="cortex-m4")
+    assert [s.schedule["LANES"] for s in sess.plan.steps if s.kernel == "depthwise_conv2d_int8"] == [4]
+
+
+@pytest.mark.parametrize("kernel,dilation,c_in,target", [(1, 1, 24, "x86_64"), (3, 1, 5, "x86_64"), (3, 2, 8, "x86_64"),
+                                                          (5, 1, 40, "x86_64"), (1, 1, 24, "cortex-m4"),
+                                                          (3, 2, 8, "cortex-m4")])
+def test_conv(kernel, dilation, c_in, target):
     rng = np.random.default_rng(10)
     c_out = 20
     w = ModelWriter()
@@ -122,7 +142,9 @@ def test_conv(kernel, dilation, c_in):
     y = w.tensor("y", [1, 11, 10, c_out], np.int8, quant=q(0.07, 4))
     w.op("CONV_2D", [x, wt, bias], [y], "Conv2DOptions", Padding=SAME, StrideW=1, StrideH=1,
          FusedActivationFunction=RELU6, DilationWFactor=dilation, DilationHFactor=dilation)
-    check(w.build([x], [y]), [rand([1, 11, 10, c_in], 11)])
+    sess = check(w.build([x], [y]), [rand([1, 11, 10, c_in], 11)], target=target)
+    if target == "cortex-m4":      # int8 weights, the zero point folded: x read in place (1x1) or gathered raw
+        assert [s.schedule["SOURCE"] for s in sess.plan.steps] == [2 if kernel == 1 else 1]
 
 
 @pytest.mark.parametrize("per_channel", [False, True])

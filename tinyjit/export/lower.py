@@ -724,10 +724,80 @@ class FunctionLowering:
 
     def block(self, stmts):
         plan = _declaration_plan(stmts, self)
-        for stmt in stmts:
+        skip = 0
+        for i, stmt in enumerate(stmts):
             for name in plan.get(id(stmt), []):
                 self.declare(name, stmt)
-            self.stmt(stmt)
+            if skip:
+                skip -= 1
+            elif self._lane_macs(stmts[i:i + 4]):
+                skip = 3
+            else:
+                self.stmt(stmt)
+
+    def _lane_macs(self, stmts) -> bool:
+        """Four statements ``s<j> = np.int32(s<j> + (np.int32(a[.., base + j]) - z) * np.int32(b[.., base2 + j]))``
+        for j = 0..3 (``- z`` optional; int8 ``a`` and ``b``, four distinct int32 accumulators) become
+        one ``tj_mac4_i8_i8(&a[.., base], &b[.., base2], z, &s0, &s1, &s2, &s3)``: four channels of a
+        depthwise convolution in one word each (SXTB16 + SMLABB/SMLATT on Armv7E-M)."""
+        if len(stmts) != 4:
+            return False
+        lanes = [self._lane_mac(st) for st in stmts]
+        if any(m is None for m in lanes) or len({m[0] for m in lanes}) != 4:
+            return False
+        bases = lanes[0][1]
+        offset = lanes[0][2]
+        for j, (_, refs, z) in enumerate(lanes):
+            if ast.dump(z) != ast.dump(offset):
+                return False
+            for (arr, items), (arr0, items0) in zip(refs, bases):
+                want = items0[-1] if j == 0 else ast.BinOp(items0[-1], ast.Add(), ast.Constant(j))
+                if arr != arr0 or [ast.dump(i) for i in items[:-1]] != [ast.dump(i) for i in items0[:-1]] \
+                        or ast.dump(items[-1]) != ast.dump(want):
+                    return False
+        ptrs = []
+        for arr, items in bases:
+            sub = ast.copy_location(ast.Subscript(value=ast.Name(arr, ast.Load()), slice=ast.Tuple(items, ast.Load())
+                                                  if len(items) > 1 else items[0], ctx=ast.Load()), stmts[0])
+            ptrs.append(f"&{self.element(sub)[0]}")
+        z = self.cast(self.expr(offset), types.int32).code
+        accs = ", ".join(f"&{self.cname(m[0])}" for m in lanes)
+        self.owner.primitives.add("tj_mac4_i8_i8")
+        self.emit(f"tj_mac4_i8_i8({ptrs[0]}, {ptrs[1]}, {z}, {accs});   /* s<j> += (a[j] - z) * b[j], j = 0..3 */")
+        return True
+
+    def _lane_mac(self, st):
+        """(acc, ((array a, index items), (array b, index items)), offset z) of one
+        ``acc = np.int32(acc + (np.int32(a[...]) - z) * np.int32(b[...]))`` over int8 arrays, or None."""
+        found = _mac_statement(st, self)
+        if found is None:
+            return None
+        acc, product, wraps = found
+        if acc in self.arrays or self.c_var_type(acc, st) != types.int32:
+            return None
+        if not wraps and not _fits(self.var_ranges.get(acc), types.int32):
+            return None
+        offset = ast.Constant(0)
+        refs = []
+        for side in (product.left, product.right):
+            side = _strip_casts(side, self)
+            if isinstance(side, ast.BinOp) and isinstance(side.op, ast.Sub) and not refs \
+                    and isinstance(side.right, (ast.Name, ast.Constant)):
+                offset, side = side.right, _strip_casts(side.left, self)
+            if not (isinstance(side, ast.Subscript) and isinstance(side.value, ast.Name) and side.value.id in self.arrays
+                    and self.arrays[side.value.id].ty == types.int8):
+                return None
+            idx = side.slice
+            items = list(idx.elts) if isinstance(idx, ast.Tuple) else [idx]
+            if len(items) != len(self.arrays[side.value.id].shape) or any(isinstance(i, ast.Slice) for i in items):
+                return None
+            refs.append((side.value.id, items))
+        if isinstance(offset, ast.Name) and (offset.id in self.arrays or acc == offset.id):
+            return None
+        rng = self._erange(offset)
+        if rng is None or rng[0] < -128 or rng[1] > 127:     # a - offset must fit the stub's int16 halves
+            return None
+        return acc, tuple(refs), offset
 
     def declare(self, name: str, at_stmt):
         if name in self.declared:
@@ -1042,9 +1112,7 @@ class FunctionLowering:
             return None       # `acc += a * b` in int64: exact in int32 only when no partial sum can leave it
         operands = []
         for side in (product.left, product.right):
-            while (isinstance(side, ast.Call) and len(side.args) == 1 and not side.keywords
-                   and self._callee(side) in ("int", "np.int16", "np.int32", "np.int64")):
-                side = side.args[0]          # widening casts of int8/int16 values change nothing
+            side = _strip_casts(side, self)      # widening casts of int8/int16 values change nothing
             if not (isinstance(side, ast.Subscript) and isinstance(side.value, ast.Name) and side.value.id in self.arrays):
                 return None
             info = self.arrays[side.value.id]
@@ -1971,6 +2039,14 @@ def _names_loaded_fn(fl: FunctionLowering) -> set:
     if cached is None:
         cached = fl._loaded_cache = _names_loaded(fl.fdef.body)
     return cached
+
+
+def _strip_casts(node, fl):
+    """``node`` without the integer widening casts around it (``np.int32(x[i])`` -> ``x[i]``)."""
+    while (isinstance(node, ast.Call) and len(node.args) == 1 and not node.keywords
+           and fl._callee(node) in ("int", "np.int16", "np.int32", "np.int64")):
+        node = node.args[0]
+    return node
 
 
 def _assigned_names(stmts) -> set:
