@@ -62,9 +62,12 @@ def conv2d_int8(x, w, bias, mult, shift, y, stride_h, stride_w, pad_t, pad_l, di
                                 iw = iw0 + kw * dil_w
                                 tap = (kh * K_W + kw) * CIN
                                 inside = ih >= 0 and ih < in_h and iw >= 0 and iw < in_w
-                                if SOURCE == 1:
+                                if SOURCE == 1 and inside:     # plain copies: memcpy/memset in C
                                     for ci in range(CIN):
-                                        patch8[0, tap + ci] = x[n, ih, iw, g * CIN + ci] if inside else in_zp
+                                        patch8[0, tap + ci] = x[n, ih, iw, g * CIN + ci]
+                                elif SOURCE == 1:
+                                    for ci in range(CIN):
+                                        patch8[0, tap + ci] = in_zp
                                 elif inside:
                                     for ci in range(CIN):
                                         patch16[0, tap + ci] = np.int16(np.int32(x[n, ih, iw, g * CIN + ci]) - in_zp)

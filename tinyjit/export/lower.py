@@ -501,6 +501,10 @@ class FunctionLowering:
         else:
             ret = ctype(self.return_ctype)
         self.lines = _drop_unused_consts(self.lines)
+        text = "\n".join(self.lines)
+        folded = [f"(void){self.cname(p)};" for p in params if p in used and (p in self.arrays or p in runtime_params)
+                  and not re.search(rf"\b{re.escape(self.cname(p))}\b", text)]     # every use folded to a constant
+        self.lines = folded + self.lines
         storage = "static inline" if self.is_helper else "static"
         head = f"{storage} {ret} {self.c_name}({', '.join(sig_parts) or 'void'})"
         return head + "\n{\n" + "\n".join(self.lines) + "\n}\n"
@@ -944,8 +948,12 @@ class FunctionLowering:
                     self.emit(f"(void){self.expr(value_node).wrap(P_UNARY)};")
                 return
             t = self.c_var_type(name, node)
-            e = value if value is not None else self.expr(value_node, want=t)
-            code = self.cast(e, t).code
+            rng = self.var_ranges.get(name)
+            if value is None and is_int(t) and rng is not None and rng[0] == rng[1] and _without_effects(value_node, self):
+                code = c_int_literal(rng[0], t)      # one value whatever the inputs (``max(shift, 0)`` of shifts <= 0)
+            else:
+                e = value if value is not None else self.expr(value_node, want=t)
+                code = self.cast(e, t).code
             if self._pending_decl == name:
                 self._pending_decl = None
                 self.emit(f"{ctype(t)} {self.cname(name)} = {code};")
@@ -2012,6 +2020,12 @@ def _c_prec(code: str, node) -> int:
     if isinstance(node, ast.Compare):
         return P_REL if len(node.ops) == 1 else P_LAND
     return P_ATOM if _is_atom(code) else P_REL
+
+
+def _without_effects(node, fl) -> bool:
+    """Whether evaluating ``node`` can do nothing but give its value (no calls but pure builtins and casts)."""
+    return all(fl._callee(n) in ("min", "max", "abs", "int") or fl._callee(n).removeprefix("np.") in NP_CASTS
+               for n in ast.walk(node) if isinstance(n, ast.Call))
 
 
 def _has_call(node) -> bool:
