@@ -93,10 +93,14 @@ def conv2d_f32(x, w, b, y, k_h, k_w, stride_h, stride_w, pad_t, pad_l, dil_h, di
                                         xv = x[n, ih, nonneg(iw), ci0 + c + i]  # noqa: F821
                                         for j in range(block):
                                             acc[i, j] = fma_f32(xv, w[g, cb, r0 + c + i, j], acc[i, j])  # noqa: F821
+                                # fewer channels than rows (a first layer): a partial sum per tap instead;
+                                # a literal 0 otherwise, as a tap index not known at compile time would
+                                # keep the tile out of registers
+                                tap = kw % rows if split == 0 else 0
                                 for ci in range(split, group_in):
                                     xv = x[n, ih, nonneg(iw), ci0 + ci]  # noqa: F821
                                     for j in range(block):
-                                        acc[0, j] = fma_f32(xv, w[g, cb, r0 + ci, j], acc[0, j])  # noqa: F821
+                                        acc[tap, j] = fma_f32(xv, w[g, cb, r0 + ci, j], acc[tap, j])  # noqa: F821
                         for i in range(1, rows):
                             for j in range(block):
                                 acc[0, j] += acc[i, j]

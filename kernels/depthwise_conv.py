@@ -60,7 +60,24 @@ def depthwise_conv2d_f32(x, w, b, y, channels, k_h, k_w, stride_h, stride_w, pad
             for ow in range(out_w):     # the pixels and channels the tiles left, one at a time
                 iw0 = ow * stride_w - pad_l
                 c_left = vec_c if ow >= ow_lo and ow < tiled_hi else 0
-                for c0 in range(c_left, vec_c, block):
+                # `rows` blocks of channels at once: independent FMA chains, as in a tile
+                wide = c_left + (vec_c - c_left) // (rows * block) * (rows * block)
+                for c0 in range(c_left, wide, rows * block):
+                    for i in range(rows):
+                        for j in range(block):
+                            acc[i, j] = b[c0 + i * block + j]
+                    for kh in range(kh_lo, kh_hi):
+                        for kw in range(k_w):
+                            iw = iw0 + kw * dil_w
+                            if iw >= 0 and iw < in_w:
+                                for i in range(rows):
+                                    for j in range(block):
+                                        acc[i, j] = fma_f32(x[n, ih0 + kh * dil_h, nonneg(iw * channels + c0 + i * block + j)],  # noqa: F821
+                                                            w[kh, kw, c0 + i * block + j], acc[i, j])
+                    for i in range(rows):
+                        for j in range(block):
+                            y[n, oh, ow * channels + c0 + i * block + j] = min(max(acc[i, j], lo), hi)
+                for c0 in range(wide, vec_c, block):
                     for j in range(block):
                         one[0, j] = b[c0 + j]
                     for kh in range(kh_lo, kh_hi):
