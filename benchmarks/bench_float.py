@@ -3,17 +3,17 @@
     pytest benchmarks/bench_float.py --benchmark-json=out.json      # or: python benchmarks/report.py
 
 One benchmark group per model, "<model>-float", holds the three runtimes (a parameter named
-runtime: onnxruntime and LiteRT with one thread;
-onnxruntime on the same .onnx file tinyjit converts, LiteRT on the model's .tflite twin), so a
-group's numbers come from the same process, minutes apart at most: compare within a group only,
-the machines are noisy. Each call is a whole inference as a user makes it: the input handed over,
-the output returned. Group "start" times a fresh process loading the model's .tjm (converted
-beforehand, as `tinyjit convert` does once) and running it once, as `tinyjit run` does: first with
-an empty TINYJIT_CACHE_DIR (cold: everything compiled) and then again (warm: numba's cache on
-disk), with the split between import, load (the plan compiled or loaded from the cache) and first
-run in extra_info. Group "overhead"
-times a one-node model (Relu on 16 floats): the fixed cost of a run, through the session and as
-the bare native call of the compiled plan.
+runtime; onnxruntime and LiteRT with one thread; onnxruntime on the same .onnx file tinyjit
+converts, LiteRT on the model's .tflite twin), so a group's numbers come from the same process,
+minutes apart at most: compare within a group only, the machines are noisy. Each call is a whole
+inference as a user makes it: the input handed over, the output returned.
+
+Group "start" times a fresh process loading the model's .tjm (converted beforehand, as `tinyjit
+convert` does once) and running it once, as `tinyjit run` does: first with an empty
+TINYJIT_CACHE_DIR (cold: everything compiled), then again (warm: numba's cache on disk), with the
+split between import, load (the plan compiled, or loaded from the cache) and first run in
+extra_info. Group "overhead" times a one-node model (Relu on 16 floats): the fixed cost of a run,
+through the session and as the bare native call of the compiled plan.
 
 Not part of the test suite (testpaths is tests/) and it asserts nothing about time.
 """

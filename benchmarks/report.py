@@ -46,7 +46,10 @@ def run_benchmarks(json_path: Path) -> None:
     files = [str(path) for path in SUITES.values() if path.exists()]
     cmd = [sys.executable, "-m", "pytest", *files, "-q", "-p", "no:cacheprovider", "--benchmark-json", str(json_path),
            "--benchmark-columns=median,iqr,min,rounds", "--benchmark-group-by=group", "--benchmark-sort=name"]
-    subprocess.run(cmd, check=True, cwd=REPO)
+    if subprocess.run(cmd, cwd=REPO).returncode != 0:     # a failed check drops its benchmark, not the report
+        print("some benchmarks failed (see above): the report holds the ones that ran", file=sys.stderr)
+    if not json_path.exists():
+        raise SystemExit(f"pytest wrote no {json_path}")
 
 
 def load(json_path: Path):
