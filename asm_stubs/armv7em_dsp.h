@@ -174,6 +174,33 @@ static inline void tj_dot2_i16_i8(const int16_t *a, const int8_t *b0, const int8
     *acc1 = tj_dot_i16_i8(a, b1, n & 3, s1);
 }
 
+/* Two int8 windows against two int8 weight rows (two pixels x two output channels): each loaded word
+ * is widened once and used twice, 8 SMLADs per 4 loads (CMSIS-NN's 2x2 matrix kernels). */
+#define TJ_HAVE_tj_dot2x2_i8_i8 1
+static inline void tj_dot2x2_i8_i8(const int8_t *a0, const int8_t *a1, const int8_t *b0, const int8_t *b1, int32_t n,
+                                   int32_t *s00, int32_t *s01, int32_t *s10, int32_t *s11)
+{
+    int32_t t00 = *s00, t01 = *s01, t10 = *s10, t11 = *s11;
+    for (int32_t blocks = n >> 2; blocks > 0; blocks--, a0 += 4, a1 += 4, b0 += 4, b1 += 4) {
+        uint32_t v0 = tj_load32(b0), v1 = tj_load32(b1), w0_02 = tj_sxtb16(v0), w0_13 = tj_sxtb16_ror8(v0);
+        uint32_t w1_02 = tj_sxtb16(v1), w1_13 = tj_sxtb16_ror8(v1), va = tj_load32(a0);
+        uint32_t a02 = tj_sxtb16(va), a13 = tj_sxtb16_ror8(va);
+        t00 = tj_smlad(w0_13, a13, tj_smlad(w0_02, a02, t00));
+        t01 = tj_smlad(w1_13, a13, tj_smlad(w1_02, a02, t01));
+        va = tj_load32(a1);
+        a02 = tj_sxtb16(va);
+        a13 = tj_sxtb16_ror8(va);
+        t10 = tj_smlad(w0_13, a13, tj_smlad(w0_02, a02, t10));
+        t11 = tj_smlad(w1_13, a13, tj_smlad(w1_02, a02, t11));
+    }
+    tj_dot2_i8_i8(a0, b0, b1, n & 3, &t00, &t01);
+    tj_dot2_i8_i8(a1, b0, b1, n & 3, &t10, &t11);
+    *s00 = t00;
+    *s01 = t01;
+    *s10 = t10;
+    *s11 = t11;
+}
+
 /* s<j> += (a[j] - a_offset) * b[j] for four int8 lanes: one word of each, SXTB16 into (0, 2) and
  * (1, 3) halfword pairs, SSUB16 takes the offset off both halves of a (|a - offset| <= 255 fits),
  * SMLABB/SMLATT multiply-accumulate the bottom/top halves (CMSIS-NN's depthwise idea). */

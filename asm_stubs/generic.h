@@ -175,6 +175,20 @@ TJ_DOT2_FROM_DOT(i16, i8, int16_t, int8_t)
 TJ_DOT2_FROM_DOT(i8, i16, int8_t, int16_t)        /* no ISA header fuses these two (yet) */
 TJ_DOT2_FROM_DOT(i16, i16, int16_t, int16_t)
 
+/* Two windows a0, a1 against two weight rows b0, b1 (two pixels x two channels): s<i><j> += a<i> . b<j>.
+ * ISA headers load each word once for two products; here they are four dot products. */
+#define TJ_DOT2X2_FROM_DOT(ta, tb, A, B)                                                                \
+    static inline void tj_dot2x2_##ta##_##tb(const A *a0, const A *a1, const B *b0, const B *b1, int32_t n, \
+                                             int32_t *s00, int32_t *s01, int32_t *s10, int32_t *s11)   \
+    {                                                                                                  \
+        tj_dot2_##ta##_##tb(a0, b0, b1, n, s00, s01);                                                  \
+        tj_dot2_##ta##_##tb(a1, b0, b1, n, s10, s11);                                                  \
+    }
+#ifndef TJ_HAVE_tj_dot2x2_i8_i8
+TJ_DOT2X2_FROM_DOT(i8, i8, int8_t, int8_t)
+#endif
+TJ_DOT2X2_FROM_DOT(i16, i16, int16_t, int16_t)      /* the kernels pair pixels of int8 windows only, so far */
+
 /* Four lanes of int8 multiply-accumulates with an offset on a: s<j> += (a[j] - a_offset) * b[j]
  * (four channels of a depthwise convolution); each sum wraps like SMLABB's. */
 #ifndef TJ_HAVE_tj_mac4_i8_i8

@@ -38,7 +38,7 @@ MAX_PATCH = 16384
 
 
 @kernel(op="Conv", dtypes=("int8", "uint8"), schedule={"FORM": (0, 1, 2, 3), "CO_BLOCK": (16, 8, 32),
-                                                        "WEIGHTS": (0, 8, 16), "SOURCE": (0,),
+                                                        "WEIGHTS": (0, 8, 16), "PIX": (1, 2), "SOURCE": (0,),
                                                         "K_H": (1,), "K_W": (1,), "CIN": (1,), "GROUPS": (1,),
                                                         "DEPTH": (1,), "DEPTH8": (1,), "DEPTH16": (1,)})
 def conv2d_int8(x, w, bias, mult, shift, y, stride_h, stride_w, pad_t, pad_l, dil_h, dil_w,
@@ -46,76 +46,107 @@ def conv2d_int8(x, w, bias, mult, shift, y, stride_h, stride_w, pad_t, pad_l, di
     n_batch, in_h, in_w, _ = x.shape
     _, out_h, out_w, out_c = y.shape
     group_out = out_c // GROUPS
-    patch8 = local_array_i8(1, DEPTH8)
+    patch8 = local_array_i8(PIX, DEPTH8)
     patch16 = local_array_i16(1, DEPTH16)
-    acc = local_array_i32(1, CO_BLOCK)
+    acc = local_array_i32(PIX, CO_BLOCK)
     for n in range(n_batch):
-        for oh in range(out_h):
-            for ow in range(out_w):
-                ih0 = oh * stride_h - pad_t
-                iw0 = ow * stride_w - pad_l
-                for g in range(GROUPS):
-                    if FORM != 3 and SOURCE != 2:
+        for pixel in range(0, out_h * out_w, PIX):
+            # with PIX = 2, pixels `pixel` and the next (in row-major order; the last pixel again at the end
+            # of an odd count: written twice, same bytes)
+            oh = pixel // out_w
+            ow = pixel % out_w
+            pixel1 = min(pixel + PIX - 1, out_h * out_w - 1)
+            oh1 = pixel1 // out_w
+            ow1 = pixel1 % out_w
+            ih0 = oh * stride_h - pad_t
+            for g in range(GROUPS):
+                if FORM != 3 and SOURCE != 2:
+                    for p in range(PIX):
+                        iwp = (ow if p == 0 else ow1) * stride_w - pad_l
                         for kh in range(K_H):
-                            ih = ih0 + kh * dil_h
+                            ih = (ih0 if p == 0 else oh1 * stride_h - pad_t) + kh * dil_h
                             for kw in range(K_W):
-                                iw = iw0 + kw * dil_w
+                                iw = iwp + kw * dil_w
                                 tap = (kh * K_W + kw) * CIN
                                 inside = ih >= 0 and ih < in_h and iw >= 0 and iw < in_w
                                 if SOURCE == 1 and inside:     # plain copies: memcpy/memset in C
                                     for ci in range(CIN):
-                                        patch8[0, tap + ci] = x[n, ih, iw, g * CIN + ci]
+                                        patch8[p, tap + ci] = x[n, ih, iw, g * CIN + ci]
                                 elif SOURCE == 1:
                                     for ci in range(CIN):
-                                        patch8[0, tap + ci] = in_zp
+                                        patch8[p, tap + ci] = in_zp
                                 elif inside:
                                     for ci in range(CIN):
                                         patch16[0, tap + ci] = np.int16(np.int32(x[n, ih, iw, g * CIN + ci]) - in_zp)
                                 else:
                                     for ci in range(CIN):
                                         patch16[0, tap + ci] = 0
-                    for b in range((group_out + CO_BLOCK - 1) // CO_BLOCK):
-                        cb = g * group_out + b * CO_BLOCK
-                        if FORM == 1:                           # dot: w [out, depth], two channels at a time
-                            for j in range(0, CO_BLOCK, 2):
-                                s0 = np.int32(bias[cb + j])
-                                s1 = np.int32(bias[cb + j + 1])
-                                if SOURCE == 2:
-                                    for k in range(DEPTH):
-                                        s0 = np.int32(s0 + np.int32(x[n, ih0, iw0, g * CIN + k]) * np.int32(w[cb + j, k]))
-                                        s1 = np.int32(s1 + np.int32(x[n, ih0, iw0, g * CIN + k]) * np.int32(w[cb + j + 1, k]))
-                                elif SOURCE == 1:
-                                    for k in range(DEPTH):
-                                        s0 = np.int32(s0 + np.int32(patch8[0, k]) * np.int32(w[cb + j, k]))
-                                        s1 = np.int32(s1 + np.int32(patch8[0, k]) * np.int32(w[cb + j + 1, k]))
-                                else:
-                                    for k in range(DEPTH):
-                                        s0 = np.int32(s0 + np.int32(patch16[0, k]) * np.int32(w[cb + j, k]))
-                                        s1 = np.int32(s1 + np.int32(patch16[0, k]) * np.int32(w[cb + j + 1, k]))
-                                acc[0, j] = s0
-                                acc[0, j + 1] = s1
-                        elif FORM == 2:                         # outer: w [depth, out]
-                            for j in range(CO_BLOCK):
-                                acc[0, j] = bias[cb + j]
+                # the int8 windows of the pixels: x itself (1x1, no padding) or the gathered patch8 rows
+                if SOURCE == 2:
+                    a0 = x[n, ih0, ow * stride_w - pad_l]
+                    a1 = x[n, oh1 * stride_h - pad_t, ow1 * stride_w - pad_l]
+                else:
+                    a0 = patch8[0]
+                    a1 = patch8[PIX - 1]
+                base = g * CIN if SOURCE == 2 else 0
+                for b in range((group_out + CO_BLOCK - 1) // CO_BLOCK):
+                    cb = g * group_out + b * CO_BLOCK
+                    if FORM == 1 and SOURCE != 0 and PIX == 2:     # 2 pixels x 2 channels a dot
+                        for j in range(0, CO_BLOCK, 2):
+                            s00 = np.int32(bias[cb + j])
+                            s01 = np.int32(bias[cb + j + 1])
+                            s10 = s00
+                            s11 = s01
                             for k in range(DEPTH):
-                                xv = np.int32(patch16[0, k])
-                                for j in range(CO_BLOCK):
-                                    acc[0, j] = np.int32(acc[0, j] + xv * np.int32(w[k, cb + j]))
-                        else:                                   # direct: w [out, depth], taps from x
+                                s00 = np.int32(s00 + np.int32(a0[base + k]) * np.int32(w[cb + j, k]))
+                                s01 = np.int32(s01 + np.int32(a0[base + k]) * np.int32(w[cb + j + 1, k]))
+                                s10 = np.int32(s10 + np.int32(a1[base + k]) * np.int32(w[cb + j, k]))
+                                s11 = np.int32(s11 + np.int32(a1[base + k]) * np.int32(w[cb + j + 1, k]))
+                            acc[0, j] = s00
+                            acc[0, j + 1] = s01
+                            acc[PIX - 1, j] = s10
+                            acc[PIX - 1, j + 1] = s11
+                    elif FORM == 1 and SOURCE != 0:                 # 1 pixel x 2 channels a dot
+                        for j in range(0, CO_BLOCK, 2):
+                            s0 = np.int32(bias[cb + j])
+                            s1 = np.int32(bias[cb + j + 1])
+                            for k in range(DEPTH):
+                                s0 = np.int32(s0 + np.int32(a0[base + k]) * np.int32(w[cb + j, k]))
+                                s1 = np.int32(s1 + np.int32(a0[base + k]) * np.int32(w[cb + j + 1, k]))
+                            acc[0, j] = s0
+                            acc[0, j + 1] = s1
+                    elif FORM == 1:                                 # int16 window, 2 channels a dot
+                        for j in range(0, CO_BLOCK, 2):
+                            s0 = np.int32(bias[cb + j])
+                            s1 = np.int32(bias[cb + j + 1])
+                            for k in range(DEPTH):
+                                s0 = np.int32(s0 + np.int32(patch16[0, k]) * np.int32(w[cb + j, k]))
+                                s1 = np.int32(s1 + np.int32(patch16[0, k]) * np.int32(w[cb + j + 1, k]))
+                            acc[0, j] = s0
+                            acc[0, j + 1] = s1
+                    elif FORM == 2:                         # outer: w [depth, out]
+                        for j in range(CO_BLOCK):
+                            acc[0, j] = bias[cb + j]
+                        for k in range(DEPTH):
+                            xv = np.int32(patch16[0, k])
                             for j in range(CO_BLOCK):
-                                s = np.int32(bias[cb + j])
-                                for kh in range(K_H):
-                                    ih = ih0 + kh * dil_h
-                                    for kw in range(K_W):
-                                        iw = iw0 + kw * dil_w
-                                        if ih >= 0 and ih < in_h and iw >= 0 and iw < in_w:
-                                            for ci in range(CIN):
-                                                s = np.int32(s + (np.int32(x[n, ih, iw, g * CIN + ci]) - in_zp)
-                                                             * np.int32(w[cb + j, (kh * K_W + kw) * CIN + ci]))
-                                acc[0, j] = s
+                                acc[0, j] = np.int32(acc[0, j] + xv * np.int32(w[k, cb + j]))
+                    else:                                   # direct: w [out, depth], taps from x
+                        for j in range(CO_BLOCK):
+                            s = np.int32(bias[cb + j])
+                            for kh in range(K_H):
+                                ih = ih0 + kh * dil_h
+                                for kw in range(K_W):
+                                    iw = ow * stride_w - pad_l + kw * dil_w
+                                    if ih >= 0 and ih < in_h and iw >= 0 and iw < in_w:
+                                        for ci in range(CIN):
+                                            s = np.int32(s + (np.int32(x[n, ih, iw, g * CIN + ci]) - in_zp)
+                                                         * np.int32(w[cb + j, (kh * K_W + kw) * CIN + ci]))
+                            acc[0, j] = s
+                    for p in range(PIX):
                         for j in range(min(CO_BLOCK, group_out - b * CO_BLOCK)):
-                            y[n, oh, ow, cb + j] = output_value(acc[0, j], mult[cb + j], shift[cb + j], out_zp,
-                                                                act_min, act_max, raw)
+                            y[n, oh if p == 0 else oh1, ow if p == 0 else ow1, cb + j] = output_value(acc[p, j], mult[cb + j], shift[cb + j], out_zp,
+                                                                 act_min, act_max, raw)
 
 
 conv2d_int8.uses(requantize_clamp, output_value)
@@ -128,13 +159,15 @@ def pack_rows(values: np.ndarray, block: int) -> np.ndarray:
 
 
 def resolve_schedule(S: dict, weights: np.ndarray, bias: np.ndarray, in_zp: int, x_dtype: str,
-                     in_place: bool) -> tuple[np.ndarray, np.ndarray]:
+                     in_place: bool, out_w: int) -> tuple[np.ndarray, np.ndarray]:
     """Resolve the knobs into the schedule ``S`` (kernel constants) and pack for them.
 
     FORM 0 (auto) → dot for deep windows, outer for shallow ones; direct past MAX_PATCH. WEIGHTS 0
     (auto) → int8 when ``w - w_zp`` fits. SOURCE: in place (``in_place``: a 1x1 window, no padding)
     or a gathered int8 window when the dot form has int8 input and weights (zero point folded into
-    the bias), else an int16 window. ``weights`` [out, depth] int16, ``bias`` int64 [out].
+    the bias), else an int16 window. PIX 2 (two pixels of a row per dot: each weight word serves both)
+needs an int8 window and a row of at least two pixels (``out_w``). ``weights`` [out, depth]
+int16, ``bias`` int64 [out].
     Returns (packed weights, packed int32 bias).
     """
     out_c, depth = weights.shape
@@ -151,7 +184,8 @@ def resolve_schedule(S: dict, weights: np.ndarray, bias: np.ndarray, in_zp: int,
         if folded.min(initial=0) >= -2**31 and folded.max(initial=0) < 2**31:
             bias, source = folded, (IN_PLACE if in_place else GATHER8)
     block = int(S["CO_BLOCK"])
-    S.update(FORM=form, WEIGHTS=wbits, SOURCE=source, DEPTH=depth if form != DIRECT else 1,
+    pixels = int(S.get("PIX", 1)) if source != GATHER16 and out_w >= 2 else 1
+    S.update(FORM=form, WEIGHTS=wbits, SOURCE=source, PIX=pixels, DEPTH=depth if form != DIRECT else 1,
              DEPTH8=depth if source == GATHER8 else 1,
              DEPTH16=depth if form != DIRECT and source == GATHER16 else 1)
     padded = pack_rows(weights, block)
@@ -170,8 +204,8 @@ def _(node, graph, S):
     S.update(K_H=int(k_h), K_W=int(k_w), CIN=int(group_in), GROUPS=int(node.attrs.get("group", 1)))
     in_place = k_h == 1 and k_w == 1 and not any(pads)
     x_dtype = graph.tensors[node.inputs[0]].dtype.name
-    packed, bias = resolve_schedule(S, weights.reshape(out_c, -1), bias, in_zp, x_dtype, in_place)
     y = graph.tensors[node.outputs[0]]
+    packed, bias = resolve_schedule(S, weights.reshape(out_c, -1), bias, in_zp, x_dtype, in_place, y.shape[2])
     return Call([node.inputs[0], packed, int32_array(bias, "the bias", node), pack_rows(mult, block),
                  pack_rows(shift, block), node.outputs[0]],
                 [*geometry, in_zp, out_zp, lo, hi, raw], macs=y.size * k_h * k_w * group_in)

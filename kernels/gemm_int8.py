@@ -40,7 +40,7 @@ def _(node, graph, S):
     block = int(S["CO_BLOCK"])
     S.update(K_H=1, K_W=1, CIN=depth, GROUPS=1)
     x_dtype = graph.tensors[node.inputs[0]].dtype.name
-    packed, bias = resolve_schedule(S, weights, bias, in_zp, x_dtype, in_place=True)
+    packed, bias = resolve_schedule(S, weights, bias, in_zp, x_dtype, in_place=True, out_w=1)
     return Call([(node.inputs[0], (1, rows, 1, depth)), packed, int32_array(bias, "the bias", node), pack_rows(mult, block),
                  pack_rows(shift, block), (node.outputs[0], (1, rows, 1, cols))],
                 [1, 1, 0, 0, 1, 1, in_zp, out_zp, lo, hi, raw], macs=rows * cols * depth)

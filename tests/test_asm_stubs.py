@@ -193,6 +193,9 @@ def _lowering_dot_program(stub: str) -> str:
             calls.append(f"        r[j++] = tj_dot_{ta}_{tb}({a} + off, {b} + off2, n, n - 77);")
             calls.append(f"        s0 = n - 77; s1 = 5 - n; tj_dot2_{ta}_{tb}({a} + off, {b} + off2, {b} + off2 + 60, n, &s0, &s1);"
                          " r[j++] = s0; r[j++] = s1;")
+    for t, a, b in (("i8", "a8", "b8"), ("i16", "a16", "b16")):
+        calls.append(f"        s0 = n; s1 = -n; s2 = 3; s3 = INT32_MIN; tj_dot2x2_{t}_{t}({a} + off, {a} + off + 50, {b} + off2,"
+                     f" {b} + off2 + 60, n, &s0, &s1, &s2, &s3); r[j++] = s0; r[j++] = s1; r[j++] = s2; r[j++] = s3;")
     calls.append("        s0 = n; s1 = -n; s2 = 7; s3 = INT32_MAX - 5; tj_mac4_i8_i8(a8 + n, b8 + off2, t * 37 % 256 - 128,"
                  " &s0, &s1, &s2, &s3); r[j++] = s0; r[j++] = s1; r[j++] = s2; r[j++] = s3;")
     return f"""#include <stdint.h>
@@ -200,7 +203,7 @@ def _lowering_dot_program(stub: str) -> str:
 #include "tj_platform.h"
 static int8_t a8[1100], b8[1100];
 static int16_t a16[1100], b16[1100];
-static int32_t r[16 * 40];
+static int32_t r[24 * 40];
 int main(void)
 {{
     int in = tj_open("operands.bin", 0), out = tj_open("results.bin", 1);
@@ -226,7 +229,7 @@ int main(void)
 @pytest.mark.parametrize("stub,target", [(s, t) for s, ts in STUBS.items() for t in ts])
 def test_lowering_dot_products(stub, target, tmp_path):
     """tj_dot_<a>_<b> and tj_dot2_<a>_<b>, which the lowering calls for `acc += a[i + k] * b[j + k]`
-    loops (one, or two sharing a), and tj_mac4_i8_i8 (four lanes with an offset), in every stub: lengths 0..19 and up to 975, unaligned starts, int8 and int16 extremes."""
+    loops (one, two sharing a, or 2 x 2), and tj_mac4_i8_i8 (four lanes with an offset), in every stub: lengths 0..19 and up to 975, unaligned starts, int8 and int16 extremes."""
     rng = np.random.default_rng(11)
     a8 = rng.integers(-128, 127, 1100, endpoint=True).astype(np.int8)
     b8 = rng.integers(-128, 127, 1100, endpoint=True).astype(np.int8)
@@ -244,6 +247,10 @@ def test_lowering_dot_products(stub, target, tmp_path):
                 for b_off, init in ((off2, n - 77), (off2, n - 77), (off2 + 60, 5 - n)):   # tj_dot, then tj_dot2's two
                     s = int(np.dot(a[off:off + n].astype(np.int64), b[b_off:b_off + n].astype(np.int64))) + init
                     want.append((s + 2**31) % 2**32 - 2**31)
+        for a, b in ((a8, b8), (a16, b16)):         # tj_dot2x2: two windows x two rows
+            for a_off, b_off, init in ((off, off2, n), (off, off2 + 60, -n), (off + 50, off2, 3), (off + 50, off2 + 60, -2**31)):
+                s = int(np.dot(a[a_off:a_off + n].astype(np.int64), b[b_off:b_off + n].astype(np.int64))) + init
+                want.append((s + 2**31) % 2**32 - 2**31)
         zp = t * 37 % 256 - 128                 # tj_mac4_i8_i8: four lanes with an offset, wrapping
         for j, init in enumerate((n, -n, 7, 2**31 - 6)):
             s = init + (int(a8[n + j]) - zp) * int(b8[off2 + j])

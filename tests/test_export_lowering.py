@@ -92,6 +92,23 @@ def dot2_wrapped(a, b, y):
         y[2 * m + 1] = s1
 
 
+def dot2x2_wrapped(a, b, y):
+    for m in range(2):
+        s00 = np.int32(m)
+        s01 = np.int32(0)
+        s10 = np.int32(-m)
+        s11 = np.int32(7)
+        for k in range(a.shape[1]):       # two rows of a against two rows of b: tj_dot2x2_*
+            s00 = np.int32(s00 + np.int32(a[0, k]) * np.int32(b[2 * m, k]))
+            s01 = np.int32(s01 + np.int32(a[0, k]) * np.int32(b[2 * m + 1, k]))
+            s10 = np.int32(s10 + np.int32(a[1, k]) * np.int32(b[2 * m, k]))
+            s11 = np.int32(s11 + np.int32(a[1, k]) * np.int32(b[2 * m + 1, k]))
+        y[m, 0] = s00
+        y[m, 1] = s01
+        y[m, 2] = s10
+        y[m, 3] = s11
+
+
 CASES = {   # name: (function, arrays (dtype, shape, readonly), scalar params)
     "floor_ops": (floor_ops, [("int32", (64,), True), ("int32", (64,), False), ("int32", (64,), False)], [-7]),
     "floor_ops_pos": (floor_ops, [("int16", (64,), True), ("int16", (64,), False), ("int16", (64,), False)], [5]),
@@ -101,6 +118,7 @@ CASES = {   # name: (function, arrays (dtype, shape, readonly), scalar params)
     "accumulate": (accumulate, [("int8", (3, 40), True), ("int8", (40, 5), True), ("int32", (5,), True),
                                 ("int32", (3, 5), False)], []),
     "dot_wrapped": (dot_wrapped, [("int16", (4, 300), True), ("int16", (4, 300), True), ("int32", (4,), False)], []),
+    "dot2x2_wrapped": (dot2x2_wrapped, [("int8", (2, 37), True), ("int8", (4, 37), True), ("int32", (2, 4), False)], []),
     "dot2_wrapped": (dot2_wrapped, [("int8", (37,), True), ("int8", (4, 37), True), ("int32", (4,), False)], []),
     "with_views": (with_views, [("float32", (4, 6), True), ("float32", (4, 8), False)], []),
 }
@@ -167,6 +185,10 @@ def test_dot_product_idiom_is_recognized():
              lower.ArgSpec("y", "int32", (4,))]
     text = lower.KernelLowering(narrow=True).lower_call(k, {}, specs, "dot2")
     assert "tj_dot2_i8_i8(&a[0], &b[2 * m * 37], &b[(2 * m + 1) * 37], 37, &s0, &s1);" in text, text
+    text = lower.KernelLowering(narrow=True).lower_call(_kernel(dot2x2_wrapped), {}, [
+        lower.ArgSpec("a", "int8", (2, 37), readonly=True), lower.ArgSpec("b", "int8", (4, 37), readonly=True),
+        lower.ArgSpec("y", "int32", (2, 4))], "dot2x2")
+    assert "tj_dot2x2_i8_i8(&a[0], &a[37], &b[2 * m * 37], &b[(2 * m + 1) * 37], 37, &s00, &s01, &s10, &s11);" in text, text
 
 
 def test_names_and_loops_are_kept():

@@ -471,7 +471,7 @@ class FunctionLowering:
             self.return_ctype = self.narrowed(self.return_type, self.return_range)
         else:
             self.return_ctype = self.return_type
-        used = _names_loaded(body)
+        used = self.used_names = _names_loaded(body)
         sig_parts = []
         self.param_ctypes = []
         for p, t in zip(params, self.arg_types):
@@ -871,6 +871,8 @@ class FunctionLowering:
         if isinstance(target, ast.Tuple):
             return self._tuple_assign(node, target)
         if isinstance(target, ast.Name) and target.id in self.arrays and self.arrays[target.id].view:
+            if target.id not in self.used_names:
+                return                  # a view only a pruned branch read
             ptr, info = self.view(node.value)
             var = self.cname(target.id)
             ct = f"{'const ' if info.readonly else ''}{ctype(info.ty)} *"
@@ -943,7 +945,7 @@ class FunctionLowering:
                     lit = ("true" if v else "false") if t == types.boolean else c_int_literal(v, t)
                     self.emit(f"const {ctype(t)} {self.cname(name)} = {lit};")
                 return
-            if name not in _names_loaded_fn(self) and name not in self.params:
+            if name not in self.used_names and name not in self.params:
                 if value is None and _has_call(value_node):
                     self.emit(f"(void){self.expr(value_node).wrap(P_UNARY)};")
                 return
@@ -1080,7 +1082,7 @@ class FunctionLowering:
         ``tj_dot2_<a>_<b>(&a[..], &b0[..], &b1[..], n, &acc0, &acc1)``: the shared operand is loaded
         and widened once for both."""
         it = node.iter
-        if not 1 <= len(node.body) <= 2 or not (len(it.args) == 1 or (len(it.args) == 2 and self.const_value(it.args[0]) == 0)):
+        if len(node.body) not in (1, 2, 4) or not (len(it.args) == 1 or (len(it.args) == 2 and self.const_value(it.args[0]) == 0)):
             return False
         macs = [self._dot_statement(st, node.target.id) for st in node.body]
         if any(m is None for m in macs) or len({acc for acc, _ in macs}) != len(macs):
@@ -1093,6 +1095,8 @@ class FunctionLowering:
             var = self.cname(acc)
             self.emit(f"{var} = {fname}(&{ra}, &{rb}, {n.code}, {var});   /* for {node.target.id} in range(...): {acc} += a * b */")
             return True
+        if len(macs) == 4:
+            return self._dot_2x2(node, macs, n)
         (acc0, ops0), (acc1, ops1) = macs
         for i, j in ((0, 1), (1, 0)):           # the operand both products share (a product commutes)
             if ops0[i] == ops1[i] and ops0[j][1] == ops1[j][1]:
@@ -1105,6 +1109,20 @@ class FunctionLowering:
         v0, v1 = self.cname(acc0), self.cname(acc1)
         self.emit(f"{fname}(&{ra}, &{rb0}, &{rb1}, {n.code}, &{v0}, &{v1});   "
                   f"/* for {node.target.id} in range(...): {acc0} += a * b0; {acc1} += a * b1 */")
+        return True
+
+    def _dot_2x2(self, node, macs, n) -> bool:
+        """Four statements ``s00 += a0 * b0; s01 += a0 * b1; s10 += a1 * b0; s11 += a1 * b1`` (two
+        windows against two weight rows) -> ``tj_dot2x2_<a>_<b>``: every loaded word serves two
+        products."""
+        (_, (a0, b0)), (_, (a0_, b1)), (_, (a1, b0_)), (_, (a1_, b1_)) = macs
+        if not (a0 == a0_ and a1 == a1_ and b0 == b0_ and b1 == b1_ and a0[1] == a1[1] and b0[1] == b1[1]):
+            return False
+        fname = f"tj_dot2x2_{SUFFIX[a0[1]]}_{SUFFIX[b0[1]]}"
+        self.owner.primitives.add(fname)
+        accs = ", ".join(f"&{self.cname(acc)}" for acc, _ in macs)
+        self.emit(f"{fname}(&{a0[0]}, &{a1[0]}, &{b0[0]}, &{b1[0]}, {n.code}, {accs});   "
+                  f"/* for {node.target.id} in range(...): s<i><j> += a<i> * b<j> */")
         return True
 
     def _dot_statement(self, st, k: str):
@@ -1971,6 +1989,7 @@ class FunctionLowering:
 
 _CONST_DECL = re.compile(r"^\s*const [\w ]+? (\w+) = [^;]*;$")
 _LOCAL_ARRAY_DECL = re.compile(r"^\s*\w+ (\w+)(\[\d+\])+;$")
+_LITERAL_DECL = re.compile(r"^\s*\w+ (\w+) = -?\w+;$")      # a scalar initialized with a literal
 
 
 def _subscripted_array(sub: ast.Subscript) -> str | None:
@@ -1987,7 +2006,7 @@ def _drop_unused_consts(lines: list) -> list:
     text = "\n".join(lines)
     out = []
     for line in lines:
-        m = _CONST_DECL.match(line) or _LOCAL_ARRAY_DECL.match(line)
+        m = _CONST_DECL.match(line) or _LOCAL_ARRAY_DECL.match(line) or _LITERAL_DECL.match(line)
         if m and len(re.findall(rf"\b{re.escape(m.group(1))}\b", text)) == 1:
             continue
         out.append(line)
