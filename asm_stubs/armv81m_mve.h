@@ -56,4 +56,55 @@ static inline int32_t tj_dot_i16_i16_mve(const int16_t *a, const int16_t *b, int
 }
 #define tj_dot_i16_i16 tj_dot_i16_i16_mve
 
+/* One int8 window against two int8 weight rows: the window's 8 lanes loaded once for two VMLADAVAs;
+ * the last n % 8 by the DSP version (armv7em_dsp.h). */
+static inline void tj_mve_dot2_i8_i8(const int8_t *a, const int8_t *b0, const int8_t *b1, int32_t n, int32_t *acc0,
+                                     int32_t *acc1)
+{
+    int32_t t0 = *acc0, t1 = *acc1;
+    for (int32_t blocks = n >> 3; blocks > 0; blocks--, a += 8, b0 += 8, b1 += 8) {
+        __asm__ volatile(
+            "vldrb.s16 q0, [%2]\n"
+            "vldrb.s16 q1, [%3]\n"
+            "vldrb.s16 q2, [%4]\n"
+            "vmladava.s16 %0, q0, q1\n"
+            "vmladava.s16 %1, q0, q2\n"
+            : "+Te"(t0), "+Te"(t1)
+            : "l"(a), "l"(b0), "l"(b1)
+            : "q0", "q1", "q2", "memory");
+    }
+    tj_dot2_i8_i8(a, b0, b1, n & 7, &t0, &t1);
+    *acc0 = t0;
+    *acc1 = t1;
+}
+
+/* Two int8 windows against two int8 weight rows (two pixels x two channels): 8 lanes of each loaded
+ * once (VLDRB.S16) for four VMLADAVAs; the last n % 8 by the DSP version (armv7em_dsp.h). */
+static inline void tj_mve_dot2x2_i8_i8(const int8_t *a0, const int8_t *a1, const int8_t *b0, const int8_t *b1,
+                                       int32_t n, int32_t *s00, int32_t *s01, int32_t *s10, int32_t *s11)
+{
+    int32_t t00 = *s00, t01 = *s01, t10 = *s10, t11 = *s11;
+    for (int32_t blocks = n >> 3; blocks > 0; blocks--, a0 += 8, a1 += 8, b0 += 8, b1 += 8) {
+        __asm__ volatile(
+            "vldrb.s16 q0, [%4]\n"
+            "vldrb.s16 q1, [%5]\n"
+            "vldrb.s16 q2, [%6]\n"
+            "vldrb.s16 q3, [%7]\n"
+            "vmladava.s16 %0, q0, q2\n"
+            "vmladava.s16 %1, q0, q3\n"
+            "vmladava.s16 %2, q1, q2\n"
+            "vmladava.s16 %3, q1, q3\n"
+            : "+Te"(t00), "+Te"(t01), "+Te"(t10), "+Te"(t11)
+            : "l"(a0), "l"(a1), "l"(b0), "l"(b1)
+            : "q0", "q1", "q2", "q3", "memory");
+    }
+    tj_dot2x2_i8_i8(a0, a1, b0, b1, n & 7, &t00, &t01, &t10, &t11);
+    *s00 = t00;
+    *s01 = t01;
+    *s10 = t10;
+    *s11 = t11;
+}
+#define tj_dot2x2_i8_i8 tj_mve_dot2x2_i8_i8
+#define tj_dot2_i8_i8 tj_mve_dot2_i8_i8
+
 #endif /* TINYJIT_ARMV81M_MVE_H */
