@@ -234,12 +234,11 @@ def _kl_threshold(hist: np.ndarray, bound: float, levels: int = 128) -> float:
         p = sliced.copy()
         p[-1] += hist[i:].sum()
         nonzero = p != 0
-        edges = np.linspace(0, i, levels + 1).astype(int)
-        q = np.zeros(i)
-        for start, stop in zip(edges[:-1], edges[1:]):
-            norm = np.count_nonzero(nonzero[start:stop])
-            if norm:
-                q[start:stop] = sliced[start:stop].sum() / norm
+        edges = np.linspace(0, i, levels + 1).astype(int)    # i >= levels: no empty level
+        mass = np.add.reduceat(sliced, edges[:-1])
+        filled = np.add.reduceat(nonzero.astype(np.int64), edges[:-1])
+        per_bin = np.divide(mass, filled, out=np.zeros(levels), where=filled > 0)
+        q = np.repeat(per_bin, np.diff(edges))          # each level's mass spread over its filled bins
         q[~nonzero] = 0
         kl = _kl(_smooth(p), _smooth(q))
         if kl < best:
