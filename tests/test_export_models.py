@@ -1,5 +1,5 @@
 """Exported C projects give the Python executor's outputs: the bundled demo and the float MLPerf
-Tiny models on Cortex-M4, the int8 MLPerf Tiny models on Cortex-M4, Cortex-M55 and RV64GCV, all
+Tiny kws and ad models on Cortex-M4, the int8 MLPerf Tiny models on Cortex-M4, Cortex-M55 and RV64GCV, all
 under QEMU; plus the CLI and the bad inputs of `tinyjit export` / `tinyjit verify`."""
 from __future__ import annotations
 
@@ -63,7 +63,9 @@ def test_demo_builds_with_cmake(demo_m4, tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("name", sorted(FLOAT_MODELS))
+# kws (convolutions) and ad (fully connected layers) cover the float kernels in C; resnet and vww add
+# minutes of emulated float arithmetic and no kernel the other two lack
+@pytest.mark.parametrize("name", ["ad", "kws"])
 def test_float_mlperf_cortex_m4(name, tmp_path):
     plan = pipeline.compile_model(str(MODELS / FLOAT_MODELS[name][0]), target="cortex-m4")
     r = _export_verify(plan, "cortex-m4", tmp_path / name)

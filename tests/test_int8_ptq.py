@@ -27,8 +27,8 @@ def augmented(x: np.ndarray, top: float) -> np.ndarray:
     return np.concatenate([x, x[:, :, ::-1], np.clip(x * 0.8, 0, top), np.clip(x * 1.2, 0, top)])
 
 
-@pytest.mark.parametrize("name,method", [("vww", "percentile"), ("vww", "kl"), ("resnet", "percentile"),
-                                         ("resnet", "minmax")])
+# minmax is checked on ad in test_every_calibration_method_gives_a_close_model
+@pytest.mark.parametrize("name,method", [("vww", "percentile"), ("vww", "kl"), ("resnet", "percentile")])
 def test_quantized_model_keeps_top1_and_sqnr(name, method):
     x = images(name)
     calibration = {"input_1": augmented(x, 1.0 if name == "vww" else 255.0)}
