@@ -18,6 +18,9 @@ zero point) they are widened to int16. Three forms (schedule knob FORM; 0 = prep
 - 2, outer: weights [depth, out]; CO_BLOCK output channels accumulate side by side, one patch16
   value broadcast at a time. Shallow windows on hosts with wide SIMD.
 - 3, direct: no patch, taps read from ``x`` (windows too deep for a stack patch, > 16384).
+- 4, host dot: weights [out, depth] int16, one output channel per dot over the int16 window
+  (vpmaddwd under LLVM), the pixel's channels requantized in one loop (ROW 1). x86_64.toml sets
+  ROW 1, which makes FORM 0 pick this form for deep windows (and outer for shallow ones).
 
 The CO_BLOCK accumulators of a block are requantized as soon as they are complete, so a layer
 needs no arena scratch and little stack. Prepare writes the resolved forms and the layer's window
@@ -32,15 +35,17 @@ from ._int8 import conv_params, int32_array, output_value, requantize_clamp
 from ._util import check_conv2d_nhwc, conv_geometry
 from .primitives import local_array_i8, local_array_i16, local_array_i32
 
-DOT, OUTER, DIRECT = 1, 2, 3
+DOT, OUTER, DIRECT, HOST_DOT = 1, 2, 3, 4
 GATHER16, GATHER8, IN_PLACE = 0, 1, 2          # where the dot form reads the window (SOURCE)
 MAX_PATCH = 16384
 
 
-@kernel(op="Conv", dtypes=("int8", "uint8"), schedule={"FORM": (0, 1, 2, 3), "CO_BLOCK": (16, 8, 32),
+@kernel(op="Conv", dtypes=("int8", "uint8"), schedule={"FORM": (0, 1, 2, 3, 4), "CO_BLOCK": (16, 8, 32),
                                                         "WEIGHTS": (0, 8, 16), "PIX": (1, 2), "SOURCE": (0,),
+                                                        "ROW": (0, 1),
                                                         "K_H": (1,), "K_W": (1,), "CIN": (1,), "GROUPS": (1,),
-                                                        "DEPTH": (1,), "DEPTH8": (1,), "DEPTH16": (1,)})
+                                                        "DEPTH": (1,), "DEPTH8": (1,), "DEPTH16": (1,),
+                                                        "OUT_C": (1,)})
 def conv2d_int8(x, w, bias, mult, shift, y, stride_h, stride_w, pad_t, pad_l, dil_h, dil_w,
                 in_zp, out_zp, act_min, act_max, raw):
     n_batch, in_h, in_w, _ = x.shape
@@ -49,6 +54,7 @@ def conv2d_int8(x, w, bias, mult, shift, y, stride_h, stride_w, pad_t, pad_l, di
     patch8 = local_array_i8(PIX, DEPTH8)
     patch16 = local_array_i16(1, DEPTH16)
     acc = local_array_i32(PIX, CO_BLOCK)
+    row = local_array_i32(1, OUT_C)
     for n in range(n_batch):
         for pixel in range(0, out_h * out_w, PIX):
             # with PIX = 2, pixels `pixel` and the next (in row-major order; the last pixel again at the end
@@ -91,7 +97,13 @@ def conv2d_int8(x, w, bias, mult, shift, y, stride_h, stride_w, pad_t, pad_l, di
                 base = g * CIN if SOURCE == 2 else 0
                 for b in range((group_out + CO_BLOCK - 1) // CO_BLOCK):
                     cb = g * group_out + b * CO_BLOCK
-                    if FORM == 1 and SOURCE != 0 and PIX == 2:     # 2 pixels x 2 channels a dot
+                    if FORM == 4:       # host dot: one channel a dot, int16 window x int16 weights (vpmaddwd)
+                        for j in range(CO_BLOCK):
+                            s = np.int32(bias[cb + j])
+                            for k in range(DEPTH):
+                                s = np.int32(s + np.int32(patch16[0, k]) * np.int32(w[cb + j, k]))
+                            row[0, cb + j] = s
+                    elif FORM == 1 and SOURCE != 0 and PIX == 2:     # 2 pixels x 2 channels a dot
                         for j in range(0, CO_BLOCK, 2):
                             s00 = np.int32(bias[cb + j])
                             s01 = np.int32(bias[cb + j + 1])
@@ -143,10 +155,17 @@ def conv2d_int8(x, w, bias, mult, shift, y, stride_h, stride_w, pad_t, pad_l, di
                                             s = np.int32(s + (np.int32(x[n, ih, iw, g * CIN + ci]) - in_zp)
                                                          * np.int32(w[cb + j, (kh * K_W + kw) * CIN + ci]))
                             acc[0, j] = s
-                    for p in range(PIX):
-                        for j in range(min(CO_BLOCK, group_out - b * CO_BLOCK)):
-                            y[n, oh if p == 0 else oh1, ow if p == 0 else ow1, cb + j] = output_value(acc[p, j], mult[cb + j], shift[cb + j], out_zp,
-                                                                 act_min, act_max, raw)
+                    if ROW == 1 and FORM != 4:
+                        for j in range(CO_BLOCK):
+                            row[0, cb + j] = acc[0, j]
+                    elif ROW == 0:
+                        for p in range(PIX):
+                            for j in range(min(CO_BLOCK, group_out - b * CO_BLOCK)):
+                                y[n, oh if p == 0 else oh1, ow if p == 0 else ow1, cb + j] = output_value(acc[p, j], mult[cb + j], shift[cb + j], out_zp,
+                                                                     act_min, act_max, raw)
+            if ROW == 1:        # hosts: all of the pixel's channels requantized in one (vectorized) loop
+                for co in range(out_c):
+                    y[n, oh, ow, co] = output_value(row[0, co], mult[co], shift[co], out_zp, act_min, act_max, raw)
 
 
 conv2d_int8.uses(requantize_clamp, output_value)
@@ -168,24 +187,33 @@ def resolve_schedule(S: dict, weights: np.ndarray, bias: np.ndarray, in_zp: int,
     the bias), else an int16 window. PIX 2 (two pixels of a row per dot: each weight word serves both)
 needs an int8 window and a row of at least two pixels (``out_w``). ``weights`` [out, depth]
 int16, ``bias`` int64 [out].
+    FORM 4 (host dot) and ROW 1 are for hosts (x86_64.toml sets ROW 1): with ROW 1, FORM 0 picks the
+    host dot for deep windows, and every form writes its accumulators into ``row`` so all of a
+    pixel's channels are requantized in one vectorized loop (OUT_C = out + block, PIX 1). The host
+    dot computes one channel per dot over the int16 window with int16 weights [out, depth]: LLVM
+    vectorizes that into vpmaddwd, which the two-channel int8 dots of the MCU form defeat.
     Returns (packed weights, packed int32 bias).
     """
     out_c, depth = weights.shape
-    form = int(S.get("FORM", 0)) or (DOT if depth >= 64 else OUTER)
+    row = int(S.get("ROW", 0))
+    form = int(S.get("FORM", 0)) or ((HOST_DOT if row else DOT) if depth >= 64 else OUTER)
     if depth > MAX_PATCH:
         form = DIRECT
     fits8 = weights.size == 0 or (weights.min() >= -128 and weights.max() <= 127)
     wbits = int(S.get("WEIGHTS", 0)) or 8
-    if not fits8:
+    if not fits8 or form == HOST_DOT:
         wbits = 16
+    if form == HOST_DOT:
+        row = 1
     source = GATHER16
     if form == DOT and wbits == 8 and x_dtype == "int8":
         folded = bias - in_zp * weights.sum(axis=1, dtype=np.int64)
         if folded.min(initial=0) >= -2**31 and folded.max(initial=0) < 2**31:
             bias, source = folded, (IN_PLACE if in_place else GATHER8)
     block = int(S["CO_BLOCK"])
-    pixels = int(S.get("PIX", 1)) if source != GATHER16 and out_w >= 2 else 1
-    S.update(FORM=form, WEIGHTS=wbits, SOURCE=source, PIX=pixels, DEPTH=depth if form != DIRECT else 1,
+    pixels = int(S.get("PIX", 1)) if source != GATHER16 and out_w >= 2 and not row else 1
+    S.update(FORM=form, WEIGHTS=wbits, SOURCE=source, PIX=pixels, ROW=row, OUT_C=out_c + block if row else 1,
+             DEPTH=depth if form != DIRECT else 1,
              DEPTH8=depth if source == GATHER8 else 1,
              DEPTH16=depth if form != DIRECT and source == GATHER16 else 1)
     padded = pack_rows(weights, block)
