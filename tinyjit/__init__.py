@@ -17,7 +17,9 @@ def __getattr__(name):
         from .session import InferenceSession
         return InferenceSession
     if name == "SUPPORTED_OPS":
+        import onnx.defs
         from .registry import supported_ops
         from .plan import ALIAS_OPS
-        return frozenset(supported_ops() | ALIAS_OPS)
+        # ONNX op types only: internal IR ops such as DepthwiseConv are not a model's to use
+        return frozenset(op for op in supported_ops() | ALIAS_OPS if onnx.defs.has(op))
     raise AttributeError(f"module 'tinyjit' has no attribute {name!r}")
