@@ -3,7 +3,8 @@
 Every node test of every ONNX op tinyjit supports (``tinyjit.SUPPORTED_OPS``) is collected here;
 an ``*_expanded`` test (the op's function body) belongs to the op it expands. A test that is not
 run is in EXCLUDED, the one list, with its reason, and pytest reports it as a skip with that
-reason (``-ra``). Nothing is dropped silently:
+reason (``-ra``); so is every ``_expanded`` test past the first of its op (``further_expansions``,
+all run with ``TINYJIT_ALL_NODE_TESTS=1``). Nothing is dropped silently:
 
 - ``test_exclusions_name_collected_tests`` fails on an entry that names no collected test;
 - ``test_dtype_filter_is_exact`` checks that exactly the tests with a value that is not a
@@ -383,6 +384,30 @@ _node_tests = _runner.test_cases["OnnxBackendNodeModelTest"]
 _run_excluded = os.environ.get("TINYJIT_RUN_EXCLUDED") == "1"
 
 
+def further_expansions() -> dict[str, str]:
+    """The ``_expanded`` node tests past the first of each op, with the reason they do not run.
+
+    An expansion runs the op's function body as a graph of other ops, each with node tests of its
+    own; the variants of one op differ only in attributes and shapes, and each compiles a dozen
+    kernels (a third of the suite's time for a fifth of its node tests). One expansion per op runs
+    by default; TINYJIT_ALL_NODE_TESTS=1 runs them all, as scripts/gen_ops_doc.py does for
+    docs/ops.md.
+    """
+    seen, further = set(), {}
+    for name in COLLECTED:
+        if name in EXCLUDED or not re.search(r"_expanded(_ver\d+)?$", name):
+            continue
+        op = main_op(name)
+        if op in seen:
+            further[name] = (f"another variant of {op}'s function body (one per op runs; "
+                             "TINYJIT_ALL_NODE_TESTS=1 runs all)")
+        seen.add(op)
+    return further
+
+
+_further = {} if os.environ.get("TINYJIT_ALL_NODE_TESTS") == "1" else further_expansions()
+
+
 class OnnxBackendNodeTest(unittest.TestCase):
     """One test per collected node test: the backend's outputs against onnx's expected ones."""
 
@@ -395,6 +420,8 @@ for _name in COLLECTED:
             _fn = unittest.expectedFailure(_fn)
         else:
             _fn = unittest.skip(EXCLUDED[_name])(_fn)
+    elif _name in _further:
+        _fn = unittest.skip(_further[_name])(_fn)
     setattr(OnnxBackendNodeTest, _name, _fn)
 del _node_tests, _fn   # pytest would collect that TestCase class (every test, mostly skipped) as well
 
