@@ -6,6 +6,7 @@ import struct
 import numpy as np
 import pytest
 import tflite
+from tflite_micro.python.tflite_micro import runtime   # a test dependency: missing fails, never skips
 
 import tinyjit
 from tinyjit import passes, plan as planner
@@ -13,8 +14,6 @@ from tinyjit.executor import Executor
 from tinyjit.frontends.tflite_frontend import import_tflite
 
 from conftest import INT8_MODELS, MODELS, samples
-
-runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
 
 TFLITE = {name: MODELS / files[1] for name, files in INT8_MODELS.items()}
 
